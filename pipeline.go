@@ -1,0 +1,443 @@
+package secureai
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sashabaranov/go-openai"
+
+	"github.com/secureai-go/secureai/audit"
+	"github.com/secureai-go/secureai/keyprovider"
+)
+
+// callState is one call's private state: the Call the slots see, the audit
+// event being filled, the key of the moment and what the HTTP layer
+// learned. It rides in the call's context for the HTTP layer (see
+// transport.go). The pipeline goroutine owns it until the upstream call
+// returns; a stream's state is then guarded by its streamCore.
+type callState struct {
+	call  Call
+	ev    audit.Event
+	scope keyprovider.Scope
+	key   keyprovider.Secret
+	res   Reservation
+	usage Usage
+
+	// written by the HTTP layer during the upstream call
+	sent         bool
+	retries      int
+	keyRefreshed bool
+	status       int
+	retryAfter   time.Duration
+}
+
+// upstreamCall is the per-endpoint part of stages 9 and 10 of a plain call.
+type upstreamCall[Req, Resp any] struct {
+	send   func(c *openai.Client, ctx context.Context, r Req) (Resp, error)
+	output func(r *Resp, w *walker) // nil: no output checks for this endpoint
+	record func(r *Resp, st *callState)
+}
+
+var chatCall = &upstreamCall[openai.ChatCompletionRequest, openai.ChatCompletionResponse]{
+	send:   (*openai.Client).CreateChatCompletion,
+	output: walkChatOutput,
+	record: func(r *openai.ChatCompletionResponse, st *callState) {
+		st.usage = Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
+		st.ev.ResponseModel, st.ev.ResponseID = r.Model, r.ID
+		for i := range r.Choices {
+			st.ev.FinishReasons = append(st.ev.FinishReasons, string(r.Choices[i].FinishReason))
+		}
+	},
+}
+
+var responsesCall = &upstreamCall[openai.CreateResponseRequest, openai.CreateResponseResponse]{
+	send:   (*openai.Client).CreateResponse,
+	output: walkResponsesOutput,
+	record: func(r *openai.CreateResponseResponse, st *callState) { recordResponse(r, st) },
+}
+
+func recordResponse(r *openai.CreateResponseResponse, st *callState) {
+	if r.Usage != nil {
+		st.usage = Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}
+	}
+	st.ev.ResponseModel, st.ev.ResponseID = r.Model, r.ID
+	if r.Status != "" {
+		st.ev.FinishReasons = append(st.ev.FinishReasons, string(r.Status))
+	}
+}
+
+var embeddingsCall = &upstreamCall[openai.EmbeddingRequest, openai.EmbeddingResponse]{
+	send: func(c *openai.Client, ctx context.Context, r openai.EmbeddingRequest) (openai.EmbeddingResponse, error) {
+		return c.CreateEmbeddings(ctx, r)
+	},
+	record: func(r *openai.EmbeddingResponse, st *callState) {
+		st.usage = Usage{InputTokens: r.Usage.PromptTokens}
+		st.ev.ResponseModel = string(r.Model)
+	},
+}
+
+var moderationsCall = &upstreamCall[openai.ModerationRequest, openai.ModerationResponse]{
+	send: (*openai.Client).Moderations,
+	record: func(r *openai.ModerationResponse, st *callState) {
+		st.ev.ResponseModel, st.ev.ResponseID = r.Model, r.ID
+	},
+}
+
+// run is the pipeline of a plain (not streamed) call. Stages 11 and 12 are
+// deferred before stage 2, so that every path ends them.
+func run[Req, Resp any](ctx context.Context, c *Client, ep *endpoint[Req], req Req, up *upstreamCall[Req, Resp]) (resp Resp, err error) {
+	st, ctx, err := c.begin(ctx, ep.kind, ep.model(&req), false) // 1. audit begin
+	if err != nil {
+		return resp, err
+	}
+	defer func() { c.end(ctx, st, err) }() // 11. budget reconcile, 12. audit end
+
+	if err = prepare(ctx, c, ep, st, &req); err != nil { // 2–8
+		return resp, err
+	}
+	resp, err = up.send(c.oai, ctx, req) // 9. upstream call (transport: key, egress, retries)
+	if err != nil {
+		return resp, c.upstreamError(ctx, st, err)
+	}
+	st.decide(StageUpstream, "http", audit.VerdictAllow, "")
+	up.record(&resp, st)
+	if up.output != nil { // 10. output checks
+		if err = c.checkOutput(ctx, st, func(w *walker) { up.output(&resp, w) }); err != nil {
+			var zero Resp
+			return zero, err
+		}
+	}
+	return resp, nil
+}
+
+// prepare runs stages 2 to 8, in order, on a request the caller gave us.
+// The request is rewritten only after a deep copy, never in place.
+func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *callState, req *Req) error {
+	cfg := c.cfg
+	call := &st.call
+
+	// 2. Caller and request policy.
+	if err := c.checkCaller(ctx, st); err != nil {
+		return st.deny(err)
+	}
+	maxOut, choices, err := ep.policy(cfg, call, req)
+	if err != nil {
+		return st.deny(err)
+	}
+	st.ev.MaxTokens, st.ev.Choices = maxOut, choices
+	st.decide(StagePolicy, "request_policy", audit.VerdictAllow, "")
+
+	// 3. Request-rate limit: cheap, before any expensive work.
+	if cfg.rateLimiter != nil {
+		if err := cfg.rateLimiter.Allow(ctx, call); err != nil {
+			return st.deny(asStageError(err, ErrRateLimited, StageRateLimit, typeName(cfg.rateLimiter)))
+		}
+		st.decide(StageRateLimit, typeName(cfg.rateLimiter), audit.VerdictAllow, "")
+	}
+
+	// 4. Input hygiene: valid UTF-8 and a size bound, then the hygiene slot.
+	w := walker{fields: make([]TextField, 0, 8)}
+	ep.walk(req, &w)
+	if w.err != nil {
+		return st.deny(&Error{Kind: ErrPolicy, Stage: StageHygiene, Check: "encoding", Reason: "request_not_encodable", Err: w.err})
+	}
+	in := Input{Endpoint: ep.kind, Model: call.Model, Fields: w.fields}
+	size := 0
+	for i := range in.Fields {
+		if !utf8.ValidString(in.Fields[i].Text) {
+			return st.deny(refuse(ErrInputRejected, StageHygiene, "utf8", "invalid_utf8"))
+		}
+		size += len(in.Fields[i].Text)
+	}
+	st.ev.InputBytes = size
+	if size > cfg.maxInputBytes {
+		return st.deny(refuse(ErrInputRejected, StageHygiene, "max_input_bytes", "input_too_large"))
+	}
+	var orig []TextField
+	if len(cfg.hygiene)+len(cfg.inputChecks) > 0 {
+		orig = slices.Clone(in.Fields)
+	}
+	for _, chk := range cfg.hygiene {
+		if err := chk.CheckInput(ctx, call, &in); err != nil {
+			return st.deny(asStageError(err, ErrInputRejected, StageHygiene, typeName(chk)))
+		}
+	}
+	st.decide(StageHygiene, "hygiene", audit.VerdictAllow, "")
+
+	// 5. Input checks, in order; they may rewrite the texts.
+	for _, chk := range cfg.inputChecks {
+		if err := chk.CheckInput(ctx, call, &in); err != nil {
+			return st.deny(asStageError(err, ErrInputRejected, StageInput, typeName(chk)))
+		}
+	}
+	if orig != nil {
+		if len(in.Fields) != len(orig) {
+			return st.deny(refuse(ErrInputRejected, StageInput, "rewrite", "fields_added_or_removed"))
+		}
+		verdict := audit.VerdictAllow
+		if changed(orig, in.Fields) {
+			verdict = audit.VerdictModify
+			ep.clone(req)
+			aw := walker{apply: true, fields: in.Fields}
+			ep.walk(req, &aw)
+			if aw.err != nil {
+				return st.deny(&Error{Kind: ErrInputRejected, Stage: StageInput, Check: "rewrite", Reason: "rewrite_failed", Err: aw.err})
+			}
+			for i := range in.Fields {
+				if !utf8.ValidString(in.Fields[i].Text) {
+					return st.deny(refuse(ErrInputRejected, StageInput, "rewrite", "invalid_utf8_after_rewrite"))
+				}
+			}
+		}
+		if len(cfg.inputChecks) > 0 {
+			st.decide(StageInput, "input_checks", verdict, "")
+		}
+	}
+
+	// 6. Token/spend budget: reserve the worst case.
+	if cfg.budget != nil {
+		est := Estimate{InputTokens: in.Bytes() + 4*len(in.Fields) + 16, MaxOutputTokens: maxOut, Choices: choices}
+		res, err := cfg.budget.Reserve(ctx, call, est)
+		if err != nil {
+			return st.deny(asStageError(err, ErrBudgetExceeded, StageBudget, typeName(cfg.budget)))
+		}
+		st.res = res
+		st.decide(StageBudget, typeName(cfg.budget), audit.VerdictAllow, "")
+	}
+
+	// 7. Key for this caller's scope, injected later by the transport.
+	st.scope = keyprovider.Scope{Environment: call.Environment, Group: call.Caller.Group}
+	key, err := cfg.keys.Key(ctx, st.scope)
+	if err == nil && key.IsZero() {
+		err = keyprovider.ErrNoKey
+	}
+	if err != nil {
+		return st.deny(&Error{Kind: ErrKeyUnavailable, Stage: StageKey, Check: typeName(cfg.keys), Reason: "no_key", Err: err})
+	}
+	st.key = key
+	st.ev.KeyFingerprint = key.Fingerprint()
+	st.decide(StageKey, "key", audit.VerdictAllow, "")
+
+	// 8. Moderation pre-check, on the rewritten input.
+	if cfg.moderator != nil {
+		if err := cfg.moderator.Moderate(ctx, call, &in); err != nil {
+			return st.deny(asStageError(err, ErrModerationFlagged, StageModeration, typeName(cfg.moderator)))
+		}
+		st.decide(StageModeration, typeName(cfg.moderator), audit.VerdictAllow, "")
+	}
+	return nil
+}
+
+// begin is stage 1: it opens the call's state and audit event.
+func (c *Client) begin(ctx context.Context, ep Endpoint, model string, stream bool) (*callState, context.Context, error) {
+	st := &callState{}
+	st.call = Call{ID: newRequestID(), Endpoint: ep, Model: model, Stream: stream,
+		Environment: c.cfg.environment, Start: time.Now()}
+	st.ev = audit.Event{RequestID: st.call.ID, Time: st.call.Start, Operation: ep.operation(),
+		Provider: c.provider, Endpoint: string(ep), Stream: stream, Environment: c.cfg.environment,
+		RequestModel: model, Decisions: make([]audit.Decision, 0, 10)}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	if c.closed.Load() {
+		err := refuse(ErrClosed, StageAudit, "client", "closed")
+		c.end(ctx, st, err)
+		return nil, ctx, err
+	}
+	c.calls.Add(1)
+	return st, ctx, nil
+}
+
+// end runs stages 11 and 12: the budget is reconciled (committed with the
+// usage seen when a request went upstream, cancelled otherwise) and exactly
+// one audit event is written. It runs under a context detached from the
+// caller's cancellation.
+func (c *Client) end(ctx context.Context, st *callState, err error) {
+	if st.ev.Outcome == "" { // not a refusal from begin
+		defer c.calls.Done()
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	ev := &st.ev
+	if st.res != nil {
+		var rerr error
+		if st.sent {
+			rerr = st.res.Commit(dctx, st.usage)
+		} else {
+			rerr = st.res.Cancel(dctx)
+		}
+		verdict := audit.VerdictAllow
+		if rerr != nil {
+			verdict = audit.VerdictError
+		}
+		st.decide(StageBudget, "reconcile", verdict, "")
+	}
+	ev.Duration = time.Since(st.call.Start)
+	ev.Caller, ev.Group, ev.Tier = st.call.Pseudonym, st.call.Caller.Group, st.call.Caller.Tier
+	ev.InputTokens, ev.OutputTokens = st.usage.InputTokens, st.usage.OutputTokens
+	ev.Retries, ev.HTTPStatus = st.retries, st.status
+	switch e, ok := errors.AsType[*Error](err); {
+	case err == nil:
+		ev.Outcome = audit.OutcomeOK
+	case !ok:
+		ev.Outcome, ev.ErrorType = audit.OutcomeError, "internal"
+	default:
+		ev.ErrorType, ev.Stage = errorClass(err), string(e.Stage)
+		switch e.Kind {
+		case ErrUpstream, ErrKeyUnavailable, ErrEgressDenied:
+			ev.Outcome = audit.OutcomeError
+		case ErrStreamCut:
+			ev.Outcome = audit.OutcomeCut
+		default:
+			ev.Outcome = audit.OutcomeRefused
+		}
+	}
+	if werr := c.audit.Write(dctx, *ev); werr != nil {
+		c.auditErrs.Add(1)
+	}
+}
+
+func (st *callState) decide(stage Stage, check string, v audit.Verdict, reason string) {
+	st.ev.Decisions = append(st.ev.Decisions, audit.Decision{Stage: string(stage), Check: check, Verdict: v, Reason: reason})
+}
+
+// deny records a refusal decision and returns err.
+func (st *callState) deny(err error) error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		st.decide(e.Stage, e.Check, audit.VerdictDeny, e.Reason)
+	}
+	return err
+}
+
+// checkCaller is the caller half of stage 2.
+func (c *Client) checkCaller(ctx context.Context, st *callState) error {
+	caller, ok := CallerFrom(ctx)
+	if !ok || caller.ID == "" {
+		if !c.cfg.allowAnonymous {
+			return refuse(ErrNoCaller, StageCaller, "caller", "no_caller")
+		}
+		st.decide(StageCaller, "caller", audit.VerdictAllow, "anonymous")
+		return nil
+	}
+	st.call.Caller = caller
+	st.call.Pseudonym = pseudonym(c.pkey, caller.ID)
+	st.decide(StageCaller, "caller", audit.VerdictAllow, "")
+	return nil
+}
+
+// checkOutput is stage 10 for a plain call: walk visits the answer's texts.
+func (c *Client) checkOutput(ctx context.Context, st *callState, walk func(*walker)) error {
+	checks := c.cfg.outputChecks
+	if len(checks) == 0 {
+		return nil
+	}
+	w := walker{}
+	walk(&w)
+	out := Output{Endpoint: st.call.Endpoint, Model: st.call.Model, Fields: w.fields}
+	orig := slices.Clone(out.Fields)
+	for _, chk := range checks {
+		if err := chk.CheckOutput(ctx, &st.call, &out); err != nil {
+			return st.deny(asStageError(err, ErrOutputBlocked, StageOutput, typeName(chk)))
+		}
+	}
+	if len(out.Fields) != len(orig) {
+		return st.deny(refuse(ErrOutputBlocked, StageOutput, "rewrite", "fields_added_or_removed"))
+	}
+	verdict := audit.VerdictAllow
+	if changed(orig, out.Fields) {
+		verdict = audit.VerdictModify
+		aw := walker{apply: true, fields: out.Fields}
+		walk(&aw)
+	}
+	st.decide(StageOutput, "output_checks", verdict, "")
+	return nil
+}
+
+// upstreamError maps what go-openai returned into an *Error of kind
+// ErrUpstream (or ErrPolicy when go-openai refused the request before
+// sending it). The go-openai error stays reachable with errors.As; a
+// *openai.RequestError is copied without its raw body, which may echo the
+// prompt.
+func (c *Client) upstreamError(ctx context.Context, st *callState, err error) error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return st.deny(e)
+	}
+	if !st.sent {
+		return st.deny(&Error{Kind: ErrPolicy, Stage: StageUpstream, Check: "sdk_validation", Reason: "refused_by_go_openai", Err: err})
+	}
+	e := &Error{Kind: ErrUpstream, Stage: StageUpstream, Check: "http", Retries: st.retries, RetryAfter: st.retryAfter, Err: err}
+	if st.status >= 400 {
+		e.StatusCode = st.status
+	}
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	switch {
+	case errors.As(err, &apiErr):
+		e.StatusCode = apiErr.HTTPStatusCode
+		e.Reason = "status_" + itoa(apiErr.HTTPStatusCode)
+		if code, ok := apiErr.Code.(string); ok && isCode(code) {
+			e.Reason = code
+		}
+	case errors.As(err, &reqErr):
+		clean := *reqErr
+		clean.Body = nil
+		e.Err = &clean
+		e.StatusCode = reqErr.HTTPStatusCode
+		e.Reason = "status_" + itoa(reqErr.HTTPStatusCode)
+	case errors.Is(err, context.Canceled):
+		e.Reason = "canceled"
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
+		e.Reason = "deadline"
+	case errors.Is(err, errResponseTooLarge):
+		e.Reason = "response_too_large"
+	case st.status > 0 && st.status < 400:
+		e.Reason = "malformed_response"
+		e.Err = fmt.Errorf("secureai: decoding the upstream response failed: %w", stripErr(err))
+	default:
+		e.Reason = "transport"
+	}
+	return st.deny(e)
+}
+
+// stripErr keeps an error's type for errors.As but drops text that may
+// quote the response (json.SyntaxError does not; other decoders might).
+func stripErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return errMalformed
+}
+
+var errMalformed = errors.New("malformed JSON")
+
+// isCode reports whether an upstream error code is a short identifier safe
+// to repeat in an error string and an audit event.
+func isCode(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// newRequestID returns a random request ID, "sai_" and 24 hex digits.
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	var out [4 + 24]byte
+	copy(out[:], "sai_")
+	hex.Encode(out[4:], b[:])
+	return string(out[:])
+}
