@@ -42,11 +42,24 @@ type Client struct {
 	pkey      []byte
 	provider  string
 
-	closed    atomic.Bool
 	auditErrs atomic.Int64
-	mu        sync.Mutex
-	streams   map[*streamCore]struct{}
-	calls     sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	inflight int           // calls between begin and end
+	idle     chan struct{} // closed when inflight drops to 0 after Close
+	streams  map[*streamCore]struct{}
+}
+
+// callDone ends a call counted by begin.
+func (c *Client) callDone() {
+	c.mu.Lock()
+	c.inflight--
+	if c.inflight == 0 && c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
+	c.mu.Unlock()
 }
 
 // New builds a Client. It applies every option, then checks the
@@ -161,10 +174,12 @@ func checkAzureVersion(v string) error {
 // flushed and closed when it can be. Close waits for calls in flight, up to
 // ctx's deadline.
 func (c *Client) Close(ctx context.Context) error {
-	if c.closed.Swap(true) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
-	c.mu.Lock()
+	c.closed = true
 	open := make([]*streamCore, 0, len(c.streams))
 	for s := range c.streams {
 		open = append(open, s)
@@ -173,13 +188,20 @@ func (c *Client) Close(ctx context.Context) error {
 	for _, s := range open {
 		s.close()
 	}
-	done := make(chan struct{})
-	go func() { c.calls.Wait(); close(done) }()
+	c.mu.Lock()
+	var idle chan struct{}
+	if c.inflight > 0 {
+		c.idle = make(chan struct{})
+		idle = c.idle
+	}
+	c.mu.Unlock()
 	var errs []error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("secureai: close: calls still in flight: %w", ctx.Err()))
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("secureai: close: calls still in flight: %w", ctx.Err()))
+		}
 	}
 	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()

@@ -24,6 +24,7 @@ const (
 	modModel       = "omni-moderation-2024-09-26"
 	testKey        = "sk-test-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	rotatedKey     = "sk-test-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	rejectedKey    = "sk-test-rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"
 )
 
 // fixture is a client wired to a fake server, a fake key provider and an

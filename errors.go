@@ -2,7 +2,9 @@ package secureai
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -138,6 +140,29 @@ func (e *Error) Error() string {
 // GoString returns the same safe text as Error, so that %#v does not dump the
 // wrapped cause.
 func (e *Error) GoString() string { return "&secureai.Error{" + strconv.Quote(e.Error()) + "}" }
+
+// MarshalJSON encodes the safe fields only (never the wrapped cause, whose
+// text may come from the upstream).
+func (e *Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Error        string  `json:"error"`
+		Stage        Stage   `json:"stage,omitempty"`
+		Check        string  `json:"check,omitempty"`
+		Reason       string  `json:"reason,omitempty"`
+		StatusCode   int     `json:"status_code,omitempty"`
+		Retries      int     `json:"retries,omitempty"`
+		RetryAfterMS float64 `json:"retry_after_ms,omitempty"`
+	}{e.Error(), e.Stage, e.Check, e.Reason, e.StatusCode, e.Retries, float64(e.RetryAfter) / float64(time.Millisecond)})
+}
+
+// LogValue logs the safe fields only.
+func (e *Error) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("error", e.Error()), slog.String("stage", string(e.Stage))}
+	if e.RetryAfter > 0 {
+		attrs = append(attrs, slog.Duration("retry_after", e.RetryAfter))
+	}
+	return slog.GroupValue(attrs...)
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

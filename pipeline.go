@@ -30,6 +30,8 @@ type callState struct {
 	res   Reservation
 	usage Usage
 
+	tracked bool // counted in Client.inflight
+
 	// written by the HTTP layer during the upstream call
 	sent         bool
 	retries      int
@@ -244,12 +246,18 @@ func (c *Client) begin(ctx context.Context, ep Endpoint, model string, stream bo
 		Provider: c.provider, Endpoint: string(ep), Stream: stream, Environment: c.cfg.environment,
 		RequestModel: model, Decisions: make([]audit.Decision, 0, 10)}
 	ctx = context.WithValue(ctx, stateKey{}, st)
-	if c.closed.Load() {
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.inflight++
+		st.tracked = true
+	}
+	c.mu.Unlock()
+	if closed {
 		err := refuse(ErrClosed, StageAudit, "client", "closed")
 		c.end(ctx, st, err)
 		return nil, ctx, err
 	}
-	c.calls.Add(1)
 	return st, ctx, nil
 }
 
@@ -258,8 +266,8 @@ func (c *Client) begin(ctx context.Context, ep Endpoint, model string, stream bo
 // one audit event is written. It runs under a context detached from the
 // caller's cancellation.
 func (c *Client) end(ctx context.Context, st *callState, err error) {
-	if st.ev.Outcome == "" { // not a refusal from begin
-		defer c.calls.Done()
+	if st.tracked {
+		defer c.callDone()
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
