@@ -271,9 +271,9 @@ func TestFaultCutAfterRaw(t *testing.T) {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				s.Enqueue(secureaitest.Fault{CutAfter: tt.cut})
-				code, h, body := tr.post(t, s, testKey, tt.path, tt.body)
-				if code != 200 || h.Get("Connection") != "close" {
-					t.Errorf("status %d, headers %v", code, h)
+				code, _, body := tr.post(t, s, testKey, tt.path, tt.body)
+				if code != 200 {
+					t.Errorf("status %d", code)
 				}
 				if bytes.Contains(body, []byte(tt.mustNot)) {
 					t.Errorf("body has %s:\n%s", tt.mustNot, body)

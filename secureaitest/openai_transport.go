@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Transport returns an http.RoundTripper that serves requests in memory by
@@ -142,8 +143,10 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if n, err := strconv.ParseInt(w.sent.Get("Content-Length"), 10, 64); err == nil {
 		resp.ContentLength = n
 	}
-	if w.sent.Get("Connection") == "close" {
+	// Like net/http's client, keep "Connection: close" out of the header.
+	if strings.EqualFold(w.sent.Get("Connection"), "close") {
 		resp.Close = true
+		resp.Header.Del("Connection")
 	}
 	return resp, nil
 }

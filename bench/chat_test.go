@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/sashabaranov/go-openai"
+
+	"github.com/secureai-go/secureai"
+	"github.com/secureai-go/secureai/audit"
+	"github.com/secureai-go/secureai/keyprovider"
+	"github.com/secureai-go/secureai/secureaitest"
+)
+
+const (
+	benchModel = "gpt-4o-mini-2024-07-18"
+	benchKey   = "sk-test-bench-000000000000000000000000000000"
+)
+
+// prompt4K is a 4 KiB user prompt of plain English.
+var prompt4K = strings.Repeat("The quick brown fox jumps over the lazy dog while the audit log keeps count. ", 60)[:4096]
+
+func chatRequest() openai.ChatCompletionRequest {
+	return openai.ChatCompletionRequest{
+		Model:     benchModel,
+		MaxTokens: 64,
+		Messages: []openai.ChatCompletionMessage{
+			{Role: openai.ChatMessageRoleSystem, Content: "You are a helpful assistant."},
+			{Role: openai.ChatMessageRoleUser, Content: prompt4K},
+		},
+	}
+}
+
+type chatter interface {
+	CreateChatCompletion(context.Context, openai.ChatCompletionRequest) (openai.ChatCompletionResponse, error)
+}
+
+// loop runs one chat call per iteration. The fake server's request log is
+// cleared outside the timer every 1024 calls so that memory stays flat.
+func loop(b *testing.B, srv *secureaitest.Server, c chatter, ctx context.Context) {
+	req := chatRequest()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(prompt4K)))
+	i := 0
+	for b.Loop() {
+		if _, err := c.CreateChatCompletion(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%1024 == 0 {
+			b.StopTimer()
+			srv.Reset()
+			b.StartTimer()
+		}
+	}
+}
+
+// BenchmarkChat compares one 4 KiB chat completion through raw go-openai
+// with the same call through secureai's default pipeline, against the same
+// fake server over loopback HTTP. secureai's sub-benchmarks report
+// x-raw: their ns/op divided by raw's.
+func BenchmarkChat(b *testing.B) {
+	srv := secureaitest.NewServer(b)
+	var rawNs float64
+
+	b.Run("raw", func(b *testing.B) {
+		cfg := openai.DefaultConfig(benchKey)
+		cfg.BaseURL = srv.URL()
+		loop(b, srv, openai.NewClientWithConfig(cfg), context.Background())
+		rawNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	})
+
+	b.Run("secureai", func(b *testing.B) {
+		sink, err := audit.NewJSONSink(io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := secureai.New(
+			secureai.WithKeyProvider(keyprovider.Static(benchKey)),
+			secureai.WithBaseURL(srv.URL()),
+			secureai.WithModels(benchModel),
+			secureai.WithAuditSink(sink),
+		)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		ctx := secureai.WithCaller(context.Background(), secureai.Caller{ID: "bench-user", Group: "bench"})
+		loop(b, srv, c, ctx)
+		if rawNs > 0 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rawNs, "x-raw")
+		}
+	})
+}
