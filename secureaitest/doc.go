@@ -31,4 +31,9 @@
 // bubble where latency passes in fake time, also set
 //
 //	cfg.HTTPClient = &http.Client{Transport: s.Transport()}
+//
+// # Other fakes
+//
+// [Keys] is a fake key provider and [AuditRecorder] an audit sink that keeps
+// events in memory.
 package secureaitest

@@ -42,6 +42,20 @@ const maxRequestBody = 32 << 20
 // can be scripted to misbehave, one request at a time (see [Server.Enqueue]
 // and [Fault]).
 //
+// Answers are deterministic, but for timestamps and for ids, which are unique
+// within a Server. The assistant text is
+// set by [Server.SetReply] and streamed word by word. Token counts are
+// estimates: a prompt counts ceil(bytes/4) tokens, plus 3 per message or
+// input item; a reply counts one token per word and per choice. A max_tokens
+// or max_completion_tokens (chat) or max_output_tokens (responses) smaller
+// than the reply cuts it to that many words, with finish reason "length" or
+// status "incomplete". Embeddings are unit vectors derived from a hash of the
+// input ([DefaultEmbeddingDimensions] long unless the request sets
+// "dimensions"). Moderation flags what [Server.FlagWords] says. Requests are
+// validated as far as the real API is known to reject them (for example a
+// missing model or messages, n out of 1..128, max_output_tokens below 16), with
+// its error messages.
+//
 // A Server is reachable in two ways: over a loopback TCP socket at
 // [Server.URL], and in memory through [Server.Transport], which needs no
 // socket and so also works inside a testing/synctest bubble.
@@ -55,9 +69,9 @@ type Server struct {
 	seq     atomic.Uint64 // source of ids
 
 	mu        sync.Mutex
-	idle      sync.Cond // L is &mu; signalled when inflight drops
-	inflight  int       // requests served through Transport, not yet ended
-	cancels   map[*call]context.CancelFunc
+	idle      sync.Cond                              // L is &mu; signalled when inflight drops
+	inflight  int                                    // requests served through Transport, not yet ended
+	cancels   map[context.Context]context.CancelFunc // of requests in progress
 	closed    bool
 	requests  []Request
 	faults    []Fault
@@ -88,7 +102,7 @@ func StartServer() *Server {
 	s := &Server{
 		reply:    DefaultReply,
 		rejected: make(map[string]bool),
-		cancels:  make(map[*call]context.CancelFunc),
+		cancels:  make(map[context.Context]context.CancelFunc),
 	}
 	s.idle.L = &s.mu
 	s.mux = http.NewServeMux()
@@ -111,9 +125,11 @@ func (s *Server) URL() string {
 
 // Handler returns the handler behind the Server. It records requests and
 // applies faults like the Server itself, so it can also be mounted on another
-// server or called with an httptest.ResponseRecorder. A [Fault] with Reset
-// needs a ResponseWriter that can be hijacked (HTTP/1); with any other
-// ResponseWriter the handler aborts with http.ErrAbortHandler instead.
+// server or called with an httptest.ResponseRecorder. To reset a connection
+// (a [Fault] with Reset) it hijacks it, which needs an HTTP/1
+// ResponseWriter; otherwise, and to drop a request that ends during a Fault's
+// Latency, it panics with http.ErrAbortHandler, as net/http handlers do to
+// abort a response.
 func (s *Server) Handler() http.Handler {
 	return s.handler
 }
@@ -135,6 +151,9 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 
+	// Handlers blocked writing to a client that does not read end when
+	// their connection closes.
+	s.ts.CloseClientConnections()
 	s.ts.Close()
 
 	s.mu.Lock()
@@ -313,7 +332,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, Request{
 		Method: r.Method,
 		Path:   r.URL.Path,
-		Query:  cloneValues(r.URL.Query()),
+		Query:  r.URL.Query(),
 		Header: r.Header.Clone(),
 		Body:   bytes.Clone(body),
 	})
@@ -324,12 +343,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closed {
 		cancel()
 	} else {
-		s.cancels[c] = cancel
+		s.cancels[ctx] = cancel
 	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.cancels, c)
+		delete(s.cancels, ctx)
 		s.mu.Unlock()
 	}()
 
@@ -384,30 +403,34 @@ func (c *call) sleep(d time.Duration) bool {
 // rejected.
 func (c *call) authorized() bool {
 	key := requestKey(c.r.Header)
+	c.s.mu.Lock()
+	rejected := key == "" || c.s.rejected[key]
+	c.s.mu.Unlock()
+	if rejected {
+		c.writeError(http.StatusUnauthorized, unauthorized(key))
+	}
+	return !rejected
+}
+
+// unauthorized returns the error OpenAI sends for a missing key ("") or an
+// invalid one.
+func unauthorized(key string) apiError {
 	if key == "" {
-		c.writeError(http.StatusUnauthorized, apiError{
+		return apiError{
 			Message: "You didn't provide an API key. You need to provide your API key in an " +
 				"Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), " +
 				"or as the password field (with blank username) if you're accessing the API " +
 				"from your browser and are prompted for a username. You can obtain an API key " +
 				"from https://platform.openai.com/account/api-keys.",
 			Type: "invalid_request_error",
-		})
-		return false
+		}
 	}
-	c.s.mu.Lock()
-	rejected := c.s.rejected[key]
-	c.s.mu.Unlock()
-	if rejected {
-		c.writeError(http.StatusUnauthorized, apiError{
-			Message: "Incorrect API key provided: " + maskKey(key) +
-				". You can find your API key at https://platform.openai.com/account/api-keys.",
-			Type: "invalid_request_error",
-			Code: "invalid_api_key",
-		})
-		return false
+	return apiError{
+		Message: "Incorrect API key provided: " + maskKey(key) +
+			". You can find your API key at https://platform.openai.com/account/api-keys.",
+		Type: "invalid_request_error",
+		Code: "invalid_api_key",
 	}
-	return true
 }
 
 func (c *call) notFound() {
@@ -421,7 +444,7 @@ func (c *call) notFound() {
 const (
 	headersOK      = iota // 200: rate-limit headers
 	headersError          // most errors: no rate-limit headers
-	headersAuth           // 401: not even openai-version
+	headersGateway        // 401, 404: not even openai-version
 	headersNoExtra        // fault bodies and echoes: only x-request-id
 )
 
@@ -436,7 +459,7 @@ func (c *call) writeHeader(status int, contentType string, kind, tokens int) {
 	case headersOK, headersError:
 		h.Set("Openai-Version", "2020-10-01")
 		h.Set("Openai-Processing-Ms", strconv.FormatInt(time.Since(c.start).Milliseconds(), 10))
-	case headersAuth:
+	case headersGateway:
 		h.Set("Vary", "Origin")
 	}
 	if kind == headersOK {
@@ -497,13 +520,19 @@ func (e apiError) envelope() []byte {
 	return append(b, '\n')
 }
 
-// writeError answers status with the OpenAI error envelope of e.
+// writeError answers status with the OpenAI error envelope of e, with the
+// headers the recordings show: 401 and 404 come from OpenAI's gateway
+// (charset, "Vary: Origin", no openai-* headers), other errors from the API
+// behind it, whose Responses endpoint sends no charset.
 func (c *call) writeError(status int, e apiError) {
-	kind := headersError
-	if status == http.StatusUnauthorized {
-		kind = headersAuth
+	ct, kind := "application/json; charset=utf-8", headersError
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusNotFound:
+		kind = headersGateway
+	case c.r.URL.Path == "/v1/responses":
+		ct = "application/json"
 	}
-	c.writeHeader(status, "application/json; charset=utf-8", kind, 0)
+	c.writeHeader(status, ct, kind, 0)
 	c.w.Write(e.envelope())
 }
 
@@ -552,7 +581,7 @@ func wireType(kind string) string {
 	}
 }
 
-// invalidInt answers 400 for an integer parameter out of range, as the real
+// checkInt answers 400 for an integer parameter out of range, as the real
 // API does. It reports whether v was within [lo, hi].
 func (c *call) checkInt(param string, v *int, lo, hi int) bool {
 	if v == nil {

@@ -39,7 +39,8 @@ type Fault struct {
 	// of the same name, whatever the answer.
 	Header http.Header
 
-	// Body, if not empty, replaces the error body sent for Status.
+	// Body, if not empty, replaces the error body sent for a Status other
+	// than 0. It is sent as JSON if it is valid JSON, else as plain text.
 	Body string
 
 	// Latency delays the answer. The wait ends early, and the connection is
@@ -72,7 +73,7 @@ type Fault struct {
 	// the answer is 200 with truncated JSON (decoding it fails) that contains
 	// the raw request body and the values of its Authorization and api-key
 	// headers; with another Status, the error body is plain text (not JSON)
-	// with the same content. Body, if set, takes precedence.
+	// with the same content, unless Body is set.
 	EchoRequest bool
 }
 
@@ -152,22 +153,7 @@ func (c *call) faultError(status int) apiError {
 			Type:    "invalid_request_error",
 		}
 	case http.StatusUnauthorized:
-		if key := requestKey(c.r.Header); key != "" {
-			return apiError{
-				Message: "Incorrect API key provided: " + maskKey(key) +
-					". You can find your API key at https://platform.openai.com/account/api-keys.",
-				Type: "invalid_request_error",
-				Code: "invalid_api_key",
-			}
-		}
-		return apiError{
-			Message: "You didn't provide an API key. You need to provide your API key in an " +
-				"Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), " +
-				"or as the password field (with blank username) if you're accessing the API " +
-				"from your browser and are prompted for a username. You can obtain an API key " +
-				"from https://platform.openai.com/account/api-keys.",
-			Type: "invalid_request_error",
-		}
+		return unauthorized(requestKey(c.r.Header))
 	case http.StatusForbidden:
 		return apiError{
 			Message: "Country, region, or territory not supported",

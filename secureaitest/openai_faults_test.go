@@ -20,10 +20,10 @@ import (
 	"github.com/secureai-go/secureai/secureaitest"
 )
 
-const chatBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"top secret prompt"}]}`
+const oaiChatBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"top secret prompt"}]}`
 
-func chatRequest() openai.ChatCompletionRequest {
-	return openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("top secret prompt")}
+func oaiChatRequest() openai.ChatCompletionRequest {
+	return openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("top secret prompt")}
 }
 
 func TestFaultStatus(t *testing.T) {
@@ -43,12 +43,12 @@ func TestFaultStatus(t *testing.T) {
 		{502, "server_error", "", "Bad Gateway"},
 		{503, "server_error", "", "overloaded"},
 	}
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, tt := range tests {
 			t.Run(tr.name+"/"+http.StatusText(tt.status), func(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				s.Enqueue(secureaitest.Fault{Status: tt.status})
-				_, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+				_, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 				var apiErr *openai.APIError
 				if !errors.As(err, &apiErr) {
 					t.Fatalf("err = %v, want *openai.APIError", err)
@@ -58,11 +58,11 @@ func TestFaultStatus(t *testing.T) {
 					!strings.Contains(apiErr.Message, tt.wantMessage) {
 					t.Errorf("error = %+v", apiErr)
 				}
-				if strings.Contains(apiErr.Message, testKey) {
+				if strings.Contains(apiErr.Message, oaiKey) {
 					t.Errorf("the error shows the key: %q", apiErr.Message)
 				}
 				// The fault was used up: the next request succeeds.
-				if _, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest()); err != nil {
+				if _, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest()); err != nil {
 					t.Errorf("next request: %v", err)
 				}
 			})
@@ -95,12 +95,12 @@ func TestFaultRetryAfter(t *testing.T) {
 			wantWait:    "Please try again in 1s.",
 		},
 	}
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, tt := range tests {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				s.Enqueue(secureaitest.Fault{Status: 429, Header: tt.header})
-				code, h, body := tr.post(t, s, testKey, "/chat/completions", chatBody)
+				code, h, body := tr.post(t, s, oaiKey, "/chat/completions", oaiChatBody)
 				if code != 429 {
 					t.Fatalf("status = %d", code)
 				}
@@ -131,11 +131,11 @@ func TestFaultRetryAfter(t *testing.T) {
 }
 
 func TestFaultHeaderOnSuccess(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.Enqueue(secureaitest.Fault{Header: http.Header{"X-Ratelimit-Remaining-Requests": {"0"}}})
-			code, h, _ := tr.post(t, s, testKey, "/chat/completions", chatBody)
+			code, h, _ := tr.post(t, s, oaiKey, "/chat/completions", oaiChatBody)
 			if code != 200 || h.Get("X-Ratelimit-Remaining-Requests") != "0" {
 				t.Errorf("status %d, headers %v", code, h)
 			}
@@ -144,12 +144,12 @@ func TestFaultHeaderOnSuccess(t *testing.T) {
 }
 
 func TestFaultBody(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			const html = "<html><body>502 Bad Gateway</body></html>"
 			s.Enqueue(secureaitest.Fault{Status: 502, Body: html})
-			_, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+			_, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 			var reqErr *openai.RequestError
 			if !errors.As(err, &reqErr) || reqErr.HTTPStatusCode != 502 || string(reqErr.Body) != html {
 				t.Errorf("err = %#v, want a *openai.RequestError with the body", err)
@@ -159,14 +159,14 @@ func TestFaultBody(t *testing.T) {
 }
 
 func TestFaultQueueOrder(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.Enqueue(secureaitest.Fault{}, secureaitest.Fault{Status: 500})
 			s.Enqueue(secureaitest.Fault{Status: 503})
 			var got []int
 			for range 4 {
-				code, _, _ := tr.post(t, s, testKey, "/chat/completions", chatBody)
+				code, _, _ := tr.post(t, s, oaiKey, "/chat/completions", oaiChatBody)
 				got = append(got, code)
 			}
 			if want := []int{200, 500, 503, 200}; !slices.Equal(got, want) {
@@ -177,11 +177,11 @@ func TestFaultQueueOrder(t *testing.T) {
 }
 
 func TestFaultReset(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.Enqueue(secureaitest.Fault{Reset: true})
-			_, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+			_, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -198,7 +198,7 @@ func TestFaultReset(t *testing.T) {
 				t.Errorf("the reset request was not recorded")
 			}
 			// The server still works.
-			if _, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest()); err != nil {
+			if _, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest()); err != nil {
 				t.Errorf("next request: %v", err)
 			}
 		})
@@ -206,7 +206,7 @@ func TestFaultReset(t *testing.T) {
 }
 
 func TestFaultCutAfterChat(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, reset := range []bool{false, true} {
 			name := tr.name + "/clean"
 			if reset {
@@ -216,9 +216,9 @@ func TestFaultCutAfterChat(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				s.SetReply("one two three four five")
 				s.Enqueue(secureaitest.Fault{CutAfter: 3, Reset: reset})
-				req := chatRequest()
+				req := oaiChatRequest()
 				req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
-				stream, err := tr.client(s, testKey).CreateChatCompletionStream(t.Context(), req)
+				stream, err := tr.client(s, oaiKey).CreateChatCompletionStream(t.Context(), req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -266,12 +266,12 @@ func TestFaultCutAfterRaw(t *testing.T) {
 		{"responses", "/responses", `{"model":"m","input":"x","stream":true}`, "response.completed", 5, 5},
 		{"responses beyond end", "/responses", `{"model":"m","input":"x","stream":true}`, "response.completed", 1000, 13},
 	}
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, tt := range tests {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				s.Enqueue(secureaitest.Fault{CutAfter: tt.cut})
-				code, _, body := tr.post(t, s, testKey, tt.path, tt.body)
+				code, _, body := tr.post(t, s, oaiKey, tt.path, tt.body)
 				if code != 200 {
 					t.Errorf("status %d", code)
 				}
@@ -290,11 +290,11 @@ func TestFaultCutAfterRaw(t *testing.T) {
 }
 
 func TestFaultCutAfterResponses(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.Enqueue(secureaitest.Fault{CutAfter: 6})
-			stream, err := tr.client(s, testKey).CreateResponseStream(t.Context(), openai.CreateResponseRequest{Model: "gpt-4.1", Input: "x"})
+			stream, err := tr.client(s, oaiKey).CreateResponseStream(t.Context(), openai.CreateResponseRequest{Model: "gpt-4.1", Input: "x"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -321,11 +321,11 @@ func TestFaultCutAfterResponses(t *testing.T) {
 }
 
 func TestFaultEchoRequest(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name+"/200", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.Enqueue(secureaitest.Fault{EchoRequest: true})
-			_, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+			_, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -339,23 +339,23 @@ func TestFaultEchoRequest(t *testing.T) {
 
 			// The raw answer holds the key and the prompt.
 			s.Enqueue(secureaitest.Fault{EchoRequest: true})
-			code, h, body := tr.post(t, s, testKey, "/chat/completions", chatBody)
+			code, h, body := tr.post(t, s, oaiKey, "/chat/completions", oaiChatBody)
 			if code != 200 || h.Get("Content-Type") != "application/json" {
 				t.Errorf("status %d, headers %v", code, h)
 			}
-			if !bytes.Contains(body, []byte("Bearer "+testKey)) || !bytes.Contains(body, []byte("top secret prompt")) || json.Valid(body) {
+			if !bytes.Contains(body, []byte("Bearer "+oaiKey)) || !bytes.Contains(body, []byte("top secret prompt")) || json.Valid(body) {
 				t.Errorf("body = %s, want invalid JSON with the key and prompt", body)
 			}
 		})
 		t.Run(tr.name+"/502", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.Enqueue(secureaitest.Fault{Status: 502, EchoRequest: true})
-			_, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+			_, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 			var reqErr *openai.RequestError
 			if !errors.As(err, &reqErr) {
 				t.Fatalf("err = %v, want *openai.RequestError", err)
 			}
-			if reqErr.HTTPStatusCode != 502 || !bytes.Contains(reqErr.Body, []byte(testKey)) ||
+			if reqErr.HTTPStatusCode != 502 || !bytes.Contains(reqErr.Body, []byte(oaiKey)) ||
 				!bytes.Contains(reqErr.Body, []byte("top secret prompt")) {
 				t.Errorf("error = %+v, body %s", reqErr, reqErr.Body)
 			}
@@ -364,13 +364,13 @@ func TestFaultEchoRequest(t *testing.T) {
 }
 
 func TestFaultLatency(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name+"/waits", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			const d = 30 * time.Millisecond
 			s.Enqueue(secureaitest.Fault{Latency: d})
 			start := time.Now()
-			resp, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+			resp, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,7 +387,7 @@ func TestFaultLatency(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err := tr.client(s, testKey).CreateChatCompletion(ctx, chatRequest())
+			_, err := tr.client(s, oaiKey).CreateChatCompletion(ctx, oaiChatRequest())
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("err = %v, want context.DeadlineExceeded", err)
 			}
@@ -401,7 +401,7 @@ func TestFaultLatency(t *testing.T) {
 			s.Enqueue(secureaitest.Fault{Latency: time.Hour})
 			errc := make(chan error)
 			go func() {
-				_, err := tr.client(s, testKey).CreateChatCompletion(context.Background(), chatRequest())
+				_, err := tr.client(s, oaiKey).CreateChatCompletion(context.Background(), oaiChatRequest())
 				errc <- err
 			}()
 			for len(s.Requests()) == 0 {
@@ -437,7 +437,7 @@ func TestTransportClosedServer(t *testing.T) {
 	s := secureaitest.StartServer()
 	s.Close()
 	s.Close() // twice is fine
-	_, err := transports[1].client(s, testKey).CreateChatCompletion(t.Context(), chatRequest())
+	_, err := oaiTransports[1].client(s, oaiKey).CreateChatCompletion(t.Context(), oaiChatRequest())
 	var opErr *net.OpError
 	if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &opErr) {
 		t.Errorf("err = %v, want a *net.OpError wrapping ECONNREFUSED", err)
@@ -454,7 +454,7 @@ func TestTransportEarlyClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Authorization", "Bearer "+oaiKey)
 	resp, err := (&http.Client{Transport: s.Transport()}).Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -483,7 +483,7 @@ func TestTransportCancelMidStream(t *testing.T) {
 	s := secureaitest.NewServer(t)
 	s.SetReply(strings.Repeat("word ", 500))
 	ctx, cancel := context.WithCancel(t.Context())
-	stream, err := transports[1].client(s, testKey).CreateChatCompletionStream(ctx, chatRequest())
+	stream, err := oaiTransports[1].client(s, oaiKey).CreateChatCompletionStream(ctx, oaiChatRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,5 +499,42 @@ func TestTransportCancelMidStream(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestCloseUnreadStream checks that Close ends a stream that its client
+// does not read, whose handler is blocked writing. (Only in memory, where
+// every write blocks until read: a socket would need megabytes of stream to
+// fill its buffers.)
+func TestCloseUnreadStream(t *testing.T) {
+	for _, tr := range oaiTransports[1:] {
+		t.Run(tr.name, func(t *testing.T) {
+			s := secureaitest.StartServer()
+			defer s.Close()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/chat/completions",
+				strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+oaiKey)
+			resp, err := tr.httpClient(s).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			done := make(chan struct{})
+			go func() {
+				s.Close()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close did not end the stream")
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+				t.Error("the stream ended cleanly after Close")
+			}
+		})
 	}
 }

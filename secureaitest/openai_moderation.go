@@ -187,9 +187,9 @@ func (c *call) moderations() {
 				continue
 			}
 			hit := flagged && flaggedCategory(cat.name)
-			score := 0.00001 * float64(i+1)
+			score := float64(i+1) / 1e5 // low
 			if hit {
-				score = 0.97 - 0.01*float64(i%3)
+				score = float64(97-i%3) / 100
 			}
 			res.Categories = append(res.Categories, keyValue{cat.name, hit})
 			res.CategoryScores = append(res.CategoryScores, keyValue{cat.name, score})

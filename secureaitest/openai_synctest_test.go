@@ -22,14 +22,14 @@ func TestTransportSynctest(t *testing.T) {
 	s := secureaitest.NewServer(t)
 	realStart := time.Now()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := openai.DefaultConfig(testKey)
+		cfg := openai.DefaultConfig(oaiKey)
 		cfg.BaseURL = s.URL()
 		cfg.HTTPClient = &http.Client{Transport: s.Transport()}
 		client := openai.NewClientWithConfig(cfg)
 
 		s.Enqueue(secureaitest.Fault{Latency: 10 * time.Second})
 		start := time.Now()
-		resp, err := client.CreateChatCompletion(t.Context(), chatRequest())
+		resp, err := client.CreateChatCompletion(t.Context(), oaiChatRequest())
 		if err != nil {
 			t.Fatalf("CreateChatCompletion: %v", err)
 		}
@@ -45,7 +45,7 @@ func TestTransportSynctest(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
 		start = time.Now()
-		_, err = client.CreateChatCompletion(ctx, chatRequest())
+		_, err = client.CreateChatCompletion(ctx, oaiChatRequest())
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want context.DeadlineExceeded", err)
 		}
@@ -55,7 +55,7 @@ func TestTransportSynctest(t *testing.T) {
 
 		// Streams work in the bubble.
 		s.Enqueue(secureaitest.Fault{Latency: time.Minute})
-		stream, err := client.CreateChatCompletionStream(t.Context(), chatRequest())
+		stream, err := client.CreateChatCompletionStream(t.Context(), oaiChatRequest())
 		if err != nil {
 			t.Fatalf("CreateChatCompletionStream: %v", err)
 		}

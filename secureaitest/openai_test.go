@@ -16,18 +16,18 @@ import (
 	"github.com/secureai-go/secureai/secureaitest"
 )
 
-const testKey = "sk-test-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+const oaiKey = "sk-test-0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
-// A transport is a way to reach a Server.
-type transport struct {
+// An oaiTransport is a way to reach a Server.
+type oaiTransport struct {
 	name string
 	mem  bool
 }
 
-var transports = []transport{{"socket", false}, {"memory", true}}
+var oaiTransports = []oaiTransport{{"socket", false}, {"memory", true}}
 
 // config returns a go-openai configuration that reaches s with key.
-func (tr transport) config(s *secureaitest.Server, key string) openai.ClientConfig {
+func (tr oaiTransport) config(s *secureaitest.Server, key string) openai.ClientConfig {
 	cfg := openai.DefaultConfig(key)
 	cfg.BaseURL = s.URL()
 	if tr.mem {
@@ -36,12 +36,12 @@ func (tr transport) config(s *secureaitest.Server, key string) openai.ClientConf
 	return cfg
 }
 
-func (tr transport) client(s *secureaitest.Server, key string) *openai.Client {
+func (tr oaiTransport) client(s *secureaitest.Server, key string) *openai.Client {
 	return openai.NewClientWithConfig(tr.config(s, key))
 }
 
 // httpClient returns a raw HTTP client that reaches s.
-func (tr transport) httpClient(s *secureaitest.Server) *http.Client {
+func (tr oaiTransport) httpClient(s *secureaitest.Server) *http.Client {
 	if tr.mem {
 		return &http.Client{Transport: s.Transport()}
 	}
@@ -50,7 +50,7 @@ func (tr transport) httpClient(s *secureaitest.Server) *http.Client {
 
 // post sends body to path (under /v1) with key, and returns the status, the
 // headers and the body of the answer.
-func (tr transport) post(t *testing.T, s *secureaitest.Server, key, path, body string) (int, http.Header, []byte) {
+func (tr oaiTransport) post(t *testing.T, s *secureaitest.Server, key, path, body string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+path, strings.NewReader(body))
 	if err != nil {
@@ -72,7 +72,7 @@ func (tr transport) post(t *testing.T, s *secureaitest.Server, key, path, body s
 	return resp.StatusCode, resp.Header, b
 }
 
-func userMessage(text string) []openai.ChatCompletionMessage {
+func oaiUserMessage(text string) []openai.ChatCompletionMessage {
 	return []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: text}}
 }
 
@@ -87,7 +87,7 @@ func TestChatCompletion(t *testing.T) {
 	}{
 		{
 			name:       "default reply",
-			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("Hi")},
+			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("Hi")},
 			wantText:   secureaitest.DefaultReply,
 			wantFinish: openai.FinishReasonStop,
 			wantTokens: 6,
@@ -95,7 +95,7 @@ func TestChatCompletion(t *testing.T) {
 		{
 			name:       "max_tokens truncates",
 			reply:      "one two three four",
-			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("Hi"), MaxTokens: 2},
+			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("Hi"), MaxTokens: 2},
 			wantText:   "one two",
 			wantFinish: openai.FinishReasonLength,
 			wantTokens: 2,
@@ -103,7 +103,7 @@ func TestChatCompletion(t *testing.T) {
 		{
 			name:       "max_completion_tokens truncates",
 			reply:      "one two three four",
-			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("Hi"), MaxCompletionTokens: 3},
+			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("Hi"), MaxCompletionTokens: 3},
 			wantText:   "one two three",
 			wantFinish: openai.FinishReasonLength,
 			wantTokens: 3,
@@ -111,7 +111,7 @@ func TestChatCompletion(t *testing.T) {
 		{
 			name:       "limit not reached",
 			reply:      "one two",
-			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("Hi"), MaxTokens: 5},
+			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("Hi"), MaxTokens: 5},
 			wantText:   "one two",
 			wantFinish: openai.FinishReasonStop,
 			wantTokens: 2,
@@ -119,20 +119,20 @@ func TestChatCompletion(t *testing.T) {
 		{
 			name:       "n choices",
 			reply:      "a b",
-			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("Hi"), N: 3},
+			req:        openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("Hi"), N: 3},
 			wantText:   "a b",
 			wantFinish: openai.FinishReasonStop,
 			wantTokens: 6,
 		},
 	}
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, tt := range tests {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				if tt.reply != "" {
 					s.SetReply(tt.reply)
 				}
-				resp, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), tt.req)
+				resp, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), tt.req)
 				if err != nil {
 					t.Fatalf("CreateChatCompletion: %v", err)
 				}
@@ -183,21 +183,21 @@ func TestChatCompletionStream(t *testing.T) {
 		{name: "n3", reply: "x y z", n: 3, usage: true, wantFinish: openai.FinishReasonStop},
 		{name: "empty reply", reply: "", wantFinish: openai.FinishReasonStop},
 	}
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, tt := range tests {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				s := secureaitest.NewServer(t)
 				s.SetReply(tt.reply)
 				req := openai.ChatCompletionRequest{
 					Model:     openai.GPT4o,
-					Messages:  userMessage("Tell me"),
+					Messages:  oaiUserMessage("Tell me"),
 					N:         tt.n,
 					MaxTokens: tt.maxTokens,
 				}
 				if tt.usage {
 					req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
 				}
-				stream, err := tr.client(s, testKey).CreateChatCompletionStream(t.Context(), req)
+				stream, err := tr.client(s, oaiKey).CreateChatCompletionStream(t.Context(), req)
 				if err != nil {
 					t.Fatalf("CreateChatCompletionStream: %v", err)
 				}
@@ -254,11 +254,11 @@ func TestChatCompletionStream(t *testing.T) {
 }
 
 func TestResponses(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name+"/plain", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			store := false
-			resp, err := tr.client(s, testKey).CreateResponse(t.Context(), openai.CreateResponseRequest{
+			resp, err := tr.client(s, oaiKey).CreateResponse(t.Context(), openai.CreateResponseRequest{
 				Model:        "gpt-4.1-nano",
 				Input:        "Say hello",
 				Instructions: "Be brief.",
@@ -282,7 +282,7 @@ func TestResponses(t *testing.T) {
 		})
 		t.Run(tr.name+"/store default", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
-			resp, err := tr.client(s, testKey).CreateResponse(t.Context(), openai.CreateResponseRequest{Model: "gpt-4.1", Input: "x"})
+			resp, err := tr.client(s, oaiKey).CreateResponse(t.Context(), openai.CreateResponseRequest{Model: "gpt-4.1", Input: "x"})
 			if err != nil {
 				t.Fatalf("CreateResponse: %v", err)
 			}
@@ -293,7 +293,7 @@ func TestResponses(t *testing.T) {
 		t.Run(tr.name+"/max_output_tokens", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.SetReply(strings.Repeat("word ", 20))
-			resp, err := tr.client(s, testKey).CreateResponse(t.Context(), openai.CreateResponseRequest{
+			resp, err := tr.client(s, oaiKey).CreateResponse(t.Context(), openai.CreateResponseRequest{
 				Model: "gpt-4.1", Input: "x", MaxOutputTokens: 16,
 			})
 			if err != nil {
@@ -309,7 +309,7 @@ func TestResponses(t *testing.T) {
 		})
 		t.Run(tr.name+"/max_output_tokens below 16", func(t *testing.T) {
 			s := secureaitest.NewServer(t)
-			_, err := tr.client(s, testKey).CreateResponse(t.Context(), openai.CreateResponseRequest{
+			_, err := tr.client(s, oaiKey).CreateResponse(t.Context(), openai.CreateResponseRequest{
 				Model: "gpt-4.1", Input: "x", MaxOutputTokens: 5,
 			})
 			var apiErr *openai.APIError
@@ -321,7 +321,7 @@ func TestResponses(t *testing.T) {
 }
 
 func TestResponseStream(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, incomplete := range []bool{false, true} {
 			name := tr.name + "/completed"
 			if incomplete {
@@ -336,7 +336,7 @@ func TestResponseStream(t *testing.T) {
 					req.MaxOutputTokens = 16
 				}
 				s.SetReply(reply)
-				stream, err := tr.client(s, testKey).CreateResponseStream(t.Context(), req)
+				stream, err := tr.client(s, oaiKey).CreateResponseStream(t.Context(), req)
 				if err != nil {
 					t.Fatalf("CreateResponseStream: %v", err)
 				}
@@ -399,10 +399,10 @@ func TestResponseStream(t *testing.T) {
 }
 
 func TestEmbeddings(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
-			client := tr.client(s, testKey)
+			client := tr.client(s, oaiKey)
 			float, err := client.CreateEmbeddings(t.Context(), openai.EmbeddingRequest{
 				Input: []string{"alpha", "beta"},
 				Model: openai.SmallEmbedding3,
@@ -466,17 +466,17 @@ func TestEmbeddings(t *testing.T) {
 				t.Errorf("token input: %+v", tokens)
 			}
 
-			code, _, body := tr.post(t, s, testKey, "/embeddings", `{"model":"text-embedding-3-small","input":"same"}`)
-			code2, _, body2 := tr.post(t, s, testKey, "/embeddings", `{"model":"text-embedding-3-small","input":"same"}`)
-			if code != 200 || code2 != 200 || !bytes.Equal(vector(t, body), vector(t, body2)) {
+			code, _, body := tr.post(t, s, oaiKey, "/embeddings", `{"model":"text-embedding-3-small","input":"same"}`)
+			code2, _, body2 := tr.post(t, s, oaiKey, "/embeddings", `{"model":"text-embedding-3-small","input":"same"}`)
+			if code != 200 || code2 != 200 || !bytes.Equal(oaiVector(t, body), oaiVector(t, body2)) {
 				t.Errorf("the same input gave different vectors:\n%s\n%s", body, body2)
 			}
 		})
 	}
 }
 
-// vector returns the first embedding of an embeddings answer, as JSON.
-func vector(t *testing.T, body []byte) []byte {
+// oaiVector returns the first embedding of an embeddings answer, as JSON.
+func oaiVector(t *testing.T, body []byte) []byte {
 	t.Helper()
 	var resp struct {
 		Data []struct {
@@ -490,11 +490,11 @@ func vector(t *testing.T, body []byte) []byte {
 }
 
 func TestModerations(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.FlagWords("Stab")
-			client := tr.client(s, testKey)
+			client := tr.client(s, oaiKey)
 			tests := []struct {
 				input string
 				want  bool
@@ -520,7 +520,7 @@ func TestModerations(t *testing.T) {
 			}
 
 			// An array of strings gets one result per string.
-			code, _, body := tr.post(t, s, testKey, "/moderations", `{"input":["fine","stab"]}`)
+			code, _, body := tr.post(t, s, oaiKey, "/moderations", `{"input":["fine","stab"]}`)
 			var resp struct {
 				Model   string `json:"model"`
 				Results []struct {
@@ -548,35 +548,35 @@ func TestErrors(t *testing.T) {
 		wantMessage           string
 	}{
 		{
-			name: "unknown path", key: testKey, path: "/models/gpt-4o", body: `{}`,
+			name: "unknown path", key: oaiKey, path: "/models/gpt-4o", body: `{}`,
 			wantStatus: 404, wantType: "invalid_request_error", wantMessage: "Invalid URL (POST /v1/models/gpt-4o)",
 		},
 		{
-			name: "invalid JSON", key: testKey, path: "/chat/completions", body: `{"model":`,
+			name: "invalid JSON", key: oaiKey, path: "/chat/completions", body: `{"model":`,
 			wantStatus: 400, wantType: "invalid_request_error", wantMessage: "We could not parse the JSON body",
 		},
 		{
-			name: "wrong type", key: testKey, path: "/chat/completions", body: `{"model":"gpt-4o","messages":"hi"}`,
+			name: "wrong type", key: oaiKey, path: "/chat/completions", body: `{"model":"gpt-4o","messages":"hi"}`,
 			wantStatus: 400, wantType: "invalid_request_error", wantCode: "invalid_type", wantParam: "messages",
 		},
 		{
-			name: "missing model", key: testKey, path: "/chat/completions", body: `{"messages":[{"role":"user","content":"hi"}]}`,
+			name: "missing model", key: oaiKey, path: "/chat/completions", body: `{"messages":[{"role":"user","content":"hi"}]}`,
 			wantStatus: 400, wantType: "invalid_request_error", wantMessage: "you must provide a model parameter",
 		},
 		{
-			name: "missing messages", key: testKey, path: "/chat/completions", body: `{"model":"gpt-4o"}`,
+			name: "missing messages", key: oaiKey, path: "/chat/completions", body: `{"model":"gpt-4o"}`,
 			wantStatus: 400, wantType: "invalid_request_error", wantCode: "missing_required_parameter", wantParam: "messages",
 		},
 		{
-			name: "n too small", key: testKey, path: "/chat/completions", body: `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"n":0}`,
+			name: "n too small", key: oaiKey, path: "/chat/completions", body: `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"n":0}`,
 			wantStatus: 400, wantType: "invalid_request_error", wantCode: "integer_below_min_value", wantParam: "n",
 		},
 		{
-			name: "empty embedding input", key: testKey, path: "/embeddings", body: `{"model":"text-embedding-3-small","input":""}`,
+			name: "empty embedding input", key: oaiKey, path: "/embeddings", body: `{"model":"text-embedding-3-small","input":""}`,
 			wantStatus: 400, wantType: "invalid_request_error", wantMessage: "'$.input' is invalid",
 		},
 		{
-			name: "bad encoding_format", key: testKey, path: "/embeddings", body: `{"model":"m","input":"x","encoding_format":"hex"}`,
+			name: "bad encoding_format", key: oaiKey, path: "/embeddings", body: `{"model":"m","input":"x","encoding_format":"hex"}`,
 			wantStatus: 400, wantType: "invalid_request_error", wantParam: "encoding_format",
 		},
 		{
@@ -584,7 +584,7 @@ func TestErrors(t *testing.T) {
 			wantStatus: 401, wantType: "invalid_request_error", wantMessage: "You didn't provide an API key.",
 		},
 	}
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		for _, tt := range tests {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				s := secureaitest.NewServer(t)
@@ -607,7 +607,7 @@ func TestErrors(t *testing.T) {
 					t.Fatalf("body %s: %v", body, err)
 				}
 				e := env.Error
-				if e.Type != tt.wantType || deref(e.Code) != tt.wantCode || deref(e.Param) != tt.wantParam ||
+				if e.Type != tt.wantType || oaiDeref(e.Code) != tt.wantCode || oaiDeref(e.Param) != tt.wantParam ||
 					!strings.Contains(e.Message, tt.wantMessage) {
 					t.Errorf("error = %s", body)
 				}
@@ -616,7 +616,7 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func deref(p *string) string {
+func oaiDeref(p *string) string {
 	if p == nil {
 		return ""
 	}
@@ -625,11 +625,11 @@ func deref(p *string) string {
 
 func TestAuth(t *testing.T) {
 	const rejected = "sk-test-rejected-key-0000000000000000000000abcd"
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.RejectKey(rejected)
-			req := openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: userMessage("hi")}
+			req := openai.ChatCompletionRequest{Model: openai.GPT4oMini, Messages: oaiUserMessage("hi")}
 			tests := []struct {
 				name, key, wantCode, wantMessage string
 			}{
@@ -651,7 +651,7 @@ func TestAuth(t *testing.T) {
 				}
 			}
 			// Another key still works.
-			if _, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), req); err != nil {
+			if _, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), req); err != nil {
 				t.Errorf("accepted key: %v", err)
 			}
 		})
@@ -659,7 +659,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestAzureAPIKeyHeader(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
 			s.RejectKey("azure-key-rejected-00000000")
@@ -690,12 +690,12 @@ func TestAzureAPIKeyHeader(t *testing.T) {
 }
 
 func TestRequests(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range oaiTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s := secureaitest.NewServer(t)
-			client := tr.client(s, testKey)
+			client := tr.client(s, oaiKey)
 			if _, err := client.CreateChatCompletion(t.Context(), openai.ChatCompletionRequest{
-				Model: openai.GPT4oMini, Messages: userMessage("secret prompt"),
+				Model: openai.GPT4oMini, Messages: oaiUserMessage("secret prompt"),
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -710,10 +710,10 @@ func TestRequests(t *testing.T) {
 			if r.Method != http.MethodPost || r.Path != "/v1/chat/completions" || reqs[1].Path != "/v1/moderations" {
 				t.Errorf("requests = %+v", reqs)
 			}
-			if got := r.Header.Get("Authorization"); got != "Bearer "+testKey {
+			if got := r.Header.Get("Authorization"); got != "Bearer "+oaiKey {
 				t.Errorf("Authorization = %q", got)
 			}
-			if r.BearerKey() != testKey {
+			if r.BearerKey() != oaiKey {
 				t.Errorf("BearerKey = %q", r.BearerKey())
 			}
 			m, err := r.JSON()
@@ -727,7 +727,7 @@ func TestRequests(t *testing.T) {
 			// Requests returns copies.
 			reqs[0].Body[0] = 'X'
 			reqs[0].Header.Set("Authorization", "changed")
-			if again := s.Requests(); again[0].Body[0] != '{' || again[0].Header.Get("Authorization") != "Bearer "+testKey {
+			if again := s.Requests(); again[0].Body[0] != '{' || again[0].Header.Get("Authorization") != "Bearer "+oaiKey {
 				t.Error("Requests shares memory with the Server")
 			}
 
@@ -788,13 +788,13 @@ func TestBearerKey(t *testing.T) {
 func TestHandler(t *testing.T) {
 	s := secureaitest.NewServer(t)
 	s.SetReply("via handler")
-	w := &recorder{header: http.Header{}}
+	w := &oaiRecorder{header: http.Header{}}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/chat/completions",
 		strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Authorization", "Bearer "+oaiKey)
 	s.Handler().ServeHTTP(w, req)
 	if w.code != 200 || !strings.Contains(w.body.String(), `"content": "via handler"`) {
 		t.Errorf("status %d, body %s", w.code, w.body.String())
@@ -804,20 +804,20 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
+// oaiRecorder is a minimal http.ResponseWriter.
+type oaiRecorder struct {
 	header http.Header
 	code   int
 	body   bytes.Buffer
 }
 
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(code int) {
+func (r *oaiRecorder) Header() http.Header { return r.header }
+func (r *oaiRecorder) WriteHeader(code int) {
 	if r.code == 0 {
 		r.code = code
 	}
 }
-func (r *recorder) Write(p []byte) (int, error) {
+func (r *oaiRecorder) Write(p []byte) (int, error) {
 	r.WriteHeader(200)
 	return r.body.Write(p)
 }
@@ -828,14 +828,14 @@ func TestConcurrentUse(t *testing.T) {
 	const n = 20
 	for i := range n {
 		go func() {
-			tr := transports[i%2]
+			tr := oaiTransports[i%2]
 			if i%3 == 0 {
 				s.SetReply("changed")
 				s.FlagWords("w")
 				s.Enqueue(secureaitest.Fault{})
 			}
-			_, err := tr.client(s, testKey).CreateChatCompletion(t.Context(), openai.ChatCompletionRequest{
-				Model: openai.GPT4oMini, Messages: userMessage("hi"),
+			_, err := tr.client(s, oaiKey).CreateChatCompletion(t.Context(), openai.ChatCompletionRequest{
+				Model: openai.GPT4oMini, Messages: oaiUserMessage("hi"),
 			})
 			s.Requests()
 			done <- err
@@ -848,5 +848,25 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if got := len(s.Requests()); got != n {
 		t.Errorf("recorded %d requests, want %d", got, n)
+	}
+}
+
+// TestRecordedHeadersAlike checks that both transports record the headers
+// that net/http's client sends.
+func TestRecordedHeadersAlike(t *testing.T) {
+	var got []http.Header
+	for _, tr := range oaiTransports {
+		s := secureaitest.NewServer(t)
+		tr.post(t, s, oaiKey, "/moderations?api-version=1", `{"input":"x"}`)
+		r := s.Requests()[0]
+		if r.Query.Get("api-version") != "1" {
+			t.Errorf("%s: query = %v", tr.name, r.Query)
+		}
+		got = append(got, r.Header)
+	}
+	for _, name := range []string{"Authorization", "Content-Type", "Content-Length", "User-Agent", "Accept-Encoding"} {
+		if got[0].Get(name) == "" || got[0].Get(name) != got[1].Get(name) {
+			t.Errorf("%s: socket %q, memory %q", name, got[0].Get(name), got[1].Get(name))
+		}
 	}
 }

@@ -57,16 +57,18 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 
+	// The request as a server sees it.
+	ctx, cancel := context.WithCancel(req.Context())
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		cancel()
 		return nil, refusedError(s.serverAddr())
 	}
 	s.inflight++
+	s.cancels[ctx] = cancel // Close ends the exchange
 	s.mu.Unlock()
 
-	// The request as a server sees it.
-	ctx, cancel := context.WithCancel(req.Context())
 	sr := req.Clone(ctx)
 	sr.URL = &url.URL{Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
 	sr.RequestURI = req.URL.RequestURI()
@@ -82,8 +84,15 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sr.Header == nil {
 		sr.Header = make(http.Header)
 	}
+	// Headers net/http's transport adds on the wire.
 	if _, ok := sr.Header["User-Agent"]; !ok {
 		sr.Header.Set("User-Agent", "Go-http-client/1.1")
+	}
+	if sr.Header.Get("Accept-Encoding") == "" && sr.Header.Get("Range") == "" {
+		sr.Header.Set("Accept-Encoding", "gzip")
+	}
+	if len(body) > 0 || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		sr.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 
 	pr, pw := io.Pipe()
@@ -101,16 +110,19 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer func() {
 			v := recover()
 			stop()
-			switch v {
-			case nil:
-				w.finish(io.EOF)
-			case http.ErrAbortHandler:
-				w.finish(io.ErrUnexpectedEOF)
-			default:
-				w.finish(io.ErrUnexpectedEOF)
+			end := io.EOF
+			switch {
+			case req.Context().Err() != nil:
+				// As with a real connection, a cancelled request's body
+				// reports the cancellation, not a clean end.
+				end = context.Cause(req.Context())
+			case v != nil:
+				end = io.ErrUnexpectedEOF
 			}
+			w.finish(end)
 			cancel()
 			s.mu.Lock()
+			delete(s.cancels, ctx)
 			s.inflight--
 			s.idle.Broadcast()
 			s.mu.Unlock()
@@ -210,27 +222,34 @@ func (w *memWriter) Flush() {
 func (w *memWriter) resetConn() {
 	err := resetError(w.local, w.remote)
 	if !w.committed {
-		w.committed = true
-		w.err = err
-		close(w.ready)
+		w.fail(err)
 	}
 	w.pw.CloseWithError(err)
 }
 
 // finish ends the response body with err (io.EOF for a clean end). Before a
-// head was committed, it commits 200 for a clean end and fails the round trip
-// otherwise, as when a server closes a connection without answering.
+// head was committed, it commits 200 for a clean end and otherwise fails the
+// round trip: with io.EOF for an aborted handler, as when a server closes a
+// connection without answering, or with err.
 func (w *memWriter) finish(err error) {
 	if !w.committed {
-		if err == io.EOF {
+		switch err {
+		case io.EOF:
 			w.WriteHeader(http.StatusOK)
-		} else {
-			w.committed = true
-			w.err = io.EOF
-			close(w.ready)
+		case io.ErrUnexpectedEOF:
+			w.fail(io.EOF)
+		default:
+			w.fail(err)
 		}
 	}
 	w.pw.CloseWithError(err)
+}
+
+// fail makes the round trip return err instead of a response.
+func (w *memWriter) fail(err error) {
+	w.committed = true
+	w.err = err
+	close(w.ready)
 }
 
 // memBody is the response body of the in-memory transport.
