@@ -34,13 +34,14 @@ import (
 // Build a Client once with [New] and share it: it is safe for concurrent use
 // by many goroutines. [Client.Close] stops it and flushes its audit sink.
 type Client struct {
-	cfg       *config
-	oai       *openai.Client
-	http      *httpLayer
-	transport http.RoundTripper
-	audit     audit.Sink
-	pkey      []byte
-	provider  string
+	cfg        *config
+	oai        *openai.Client
+	http       *httpLayer
+	transport  http.RoundTripper
+	audit      audit.Sink
+	pkey       []byte
+	pseudonyms pseudonymCache
+	provider   string
 
 	auditErrs atomic.Int64
 

@@ -264,15 +264,18 @@ func (c *Client) begin(ctx context.Context, ep Endpoint, model string, stream bo
 // end runs stages 11 and 12: the budget is reconciled (committed with the
 // usage seen when a request went upstream, cancelled otherwise) and exactly
 // one audit event is written. It runs under a context detached from the
-// caller's cancellation.
+// caller's cancellation; the reconcile is bounded by a timeout, the sink
+// bounds its own writes.
 func (c *Client) end(ctx context.Context, st *callState, err error) {
 	if st.tracked {
 		defer c.callDone()
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
+	dctx := context.WithoutCancel(ctx)
 	ev := &st.ev
 	if st.res != nil {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(dctx, 5*time.Second)
+		defer cancel()
 		var rerr error
 		if st.sent {
 			rerr = st.res.Commit(dctx, st.usage)
@@ -333,7 +336,7 @@ func (c *Client) checkCaller(ctx context.Context, st *callState) error {
 		return nil
 	}
 	st.call.Caller = caller
-	st.call.Pseudonym = pseudonym(c.pkey, caller.ID)
+	st.call.Pseudonym = c.pseudonyms.get(c.pkey, caller.ID)
 	st.decide(StageCaller, "caller", audit.VerdictAllow, "")
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/sashabaranov/go-openai"
 )
@@ -62,6 +63,33 @@ func pseudonym(key []byte, id string) string {
 	out[0], out[1] = 'u', '_'
 	hex.Encode(out[2:], h.Sum(sum[:0])[:16])
 	return string(out[:])
+}
+
+// pseudonymCache remembers recent pseudonyms: callers recur, and an HMAC
+// costs microseconds. It holds at most maxPseudonyms entries; when full it
+// starts over.
+type pseudonymCache struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const maxPseudonyms = 1 << 16
+
+func (pc *pseudonymCache) get(key []byte, id string) string {
+	pc.mu.RLock()
+	p, ok := pc.m[id]
+	pc.mu.RUnlock()
+	if ok {
+		return p
+	}
+	p = pseudonym(key, id)
+	pc.mu.Lock()
+	if pc.m == nil || len(pc.m) >= maxPseudonyms {
+		pc.m = make(map[string]string)
+	}
+	pc.m[id] = p
+	pc.mu.Unlock()
+	return p
 }
 
 func policyErr(check, reason string) *Error { return refuse(ErrPolicy, StagePolicy, check, reason) }

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"log/slog"
 	"time"
 )
@@ -164,20 +163,12 @@ func (e *Event) AddDecision(d Decision) {
 	e.Decisions = append(e.Decisions, d)
 }
 
-// eventFields has Event's fields and tags but not its methods, so that
-// MarshalJSON can use the default encoding for them.
-type eventFields Event
-
 // MarshalJSON encodes e as a JSON object with the keys given by the struct
 // tags, plus "duration_ms", the Duration in milliseconds as a float64. Time is
-// written in RFC 3339 format with nanoseconds, in UTC. MarshalJSON fails only
-// if Time's year is outside [0, 9999].
+// written in RFC 3339 format with nanoseconds, in UTC. It uses
+// [Event.AppendJSON], which encodes without reflection, and never fails.
 func (e Event) MarshalJSON() ([]byte, error) {
-	e.Time = e.Time.UTC()
-	return json.Marshal(struct {
-		eventFields
-		DurationMS float64 `json:"duration_ms"`
-	}{eventFields(e), durationMS(e.Duration)})
+	return e.AppendJSON(make([]byte, 0, 512)), nil
 }
 
 // LogValue returns e as a group with the same attributes and keys as

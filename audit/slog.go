@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 )
@@ -26,7 +25,7 @@ const recordMessage = "genai.call"
 //
 // A SlogSink is safe for concurrent use if its handler is, as the handlers in
 // log/slog are. The zero SlogSink is not usable: its Write returns an error.
-// Use [NewSlogSink] or [NewJSONSink].
+// Use [NewSlogSink].
 type SlogSink struct {
 	h      slog.Handler
 	closed atomic.Bool
@@ -41,16 +40,6 @@ func NewSlogSink(h slog.Handler) (*SlogSink, error) {
 		return nil, errors.New("audit: nil slog handler")
 	}
 	return &SlogSink{h: h}, nil
-}
-
-// NewJSONSink returns a SlogSink that writes each event as one line of JSON
-// to w, through [slog.NewJSONHandler] with default options. It returns an
-// error if w is nil. Closing the sink does not close w.
-func NewJSONSink(w io.Writer) (*SlogSink, error) {
-	if w == nil {
-		return nil, errors.New("audit: nil writer")
-	}
-	return NewSlogSink(slog.NewJSONHandler(w, nil))
 }
 
 // Write hands e to the handler as one record and returns the handler's error,

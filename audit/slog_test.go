@@ -41,7 +41,7 @@ func TestSlogSinkMatchesJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			s, err := audit.NewJSONSink(&buf)
+			s, err := newSlogJSON(&buf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestSlogSinkTextHandler(t *testing.T) {
 
 func TestSlogSinkZeroTime(t *testing.T) {
 	var buf bytes.Buffer
-	s := mustSink(t)(audit.NewJSONSink(&buf))
+	s := mustSink(t)(newSlogJSON(&buf))
 	e := minimalEvent()
 	e.Time = time.Time{}
 	if err := s.Write(t.Context(), e); err != nil {
@@ -162,7 +162,7 @@ func TestNewSinkErrors(t *testing.T) {
 		new  func() (*audit.SlogSink, error)
 	}{
 		{"NewSlogSink(nil)", func() (*audit.SlogSink, error) { return audit.NewSlogSink(nil) }},
-		{"NewJSONSink(nil)", func() (*audit.SlogSink, error) { return audit.NewJSONSink(nil) }},
+		{"NewJSONSink(nil)", func() (*audit.SlogSink, error) { return newSlogJSON(nil) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,7 +189,7 @@ func TestSlogSinkWrite(t *testing.T) {
 		{
 			name: "ok",
 			sink: func(t *testing.T) *audit.SlogSink {
-				return mustSink(t)(audit.NewJSONSink(&buf))
+				return mustSink(t)(newSlogJSON(&buf))
 			},
 			wantOut: true,
 		},
@@ -209,7 +209,7 @@ func TestSlogSinkWrite(t *testing.T) {
 		{
 			name: "closed",
 			sink: func(t *testing.T) *audit.SlogSink {
-				s := mustSink(t)(audit.NewJSONSink(&buf))
+				s := mustSink(t)(newSlogJSON(&buf))
 				if err := s.Close(t.Context()); err != nil {
 					t.Fatal(err)
 				}
@@ -260,7 +260,7 @@ func mustSink(t testing.TB) func(s *audit.SlogSink, err error) *audit.SlogSink {
 
 func TestSlogSinkClose(t *testing.T) {
 	ctx := t.Context()
-	s := mustSink(t)(audit.NewJSONSink(io.Discard))
+	s := mustSink(t)(newSlogJSON(io.Discard))
 	if err := s.Flush(ctx); err != nil {
 		t.Fatalf("Flush before Close = %v", err)
 	}
@@ -282,7 +282,7 @@ func TestSlogSinkClose(t *testing.T) {
 func TestConcurrentWrite(t *testing.T) {
 	const goroutines, perGoroutine = 50, 20
 	var buf bytes.Buffer
-	slogSink := mustSink(t)(audit.NewJSONSink(&buf))
+	slogSink := mustSink(t)(newSlogJSON(&buf))
 	var mu sync.Mutex
 	counted := 0
 	tests := []struct {
@@ -327,7 +327,7 @@ func TestConcurrentWrite(t *testing.T) {
 }
 
 func BenchmarkSlogSink(b *testing.B) {
-	s, err := audit.NewJSONSink(io.Discard)
+	s, err := newSlogJSON(io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -339,4 +339,12 @@ func BenchmarkSlogSink(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newSlogJSON is a SlogSink over slog's JSON handler.
+func newSlogJSON(w io.Writer) (*audit.SlogSink, error) {
+	if w == nil {
+		return nil, errors.New("audit: nil writer")
+	}
+	return audit.NewSlogSink(slog.NewJSONHandler(w, nil))
 }

@@ -1,0 +1,247 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// JSONSink is a [Sink] that writes each event as one line of JSON to a
+// writer: the keys "time", "level" ("INFO") and "msg" ("genai.call") that
+// slog's JSON handler writes, then the keys of [Event.MarshalJSON] in the
+// same order. Its lines therefore parse like those of a [SlogSink] over
+// [slog.NewJSONHandler], but it encodes without reflection or slog, about
+// ten times faster, because it runs on every call.
+//
+// Writes are serialized, so concurrent events never interleave within a
+// line. A JSONSink is safe for concurrent use. The zero JSONSink is not
+// usable; use [NewJSONSink].
+type JSONSink struct {
+	mu     sync.Mutex
+	w      io.Writer
+	buf    []byte
+	closed bool
+}
+
+// NewJSONSink returns a JSONSink writing to w. It returns an error if w is
+// nil. Closing the sink does not close w.
+func NewJSONSink(w io.Writer) (*JSONSink, error) {
+	if w == nil {
+		return nil, errors.New("audit: nil writer")
+	}
+	return &JSONSink{w: w, buf: make([]byte, 0, 1024)}, nil
+}
+
+// Write encodes e and writes it as one line. It returns the writer's error,
+// wrapped, or [ErrClosed] after [JSONSink.Close]. It does not retain e.
+func (s *JSONSink) Write(_ context.Context, e Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.w == nil {
+		return errors.New("audit: JSONSink has no writer; use NewJSONSink")
+	}
+	s.buf = e.appendJSON(s.buf[:0], true)
+	s.buf = append(s.buf, '\n')
+	if _, err := s.w.Write(s.buf); err != nil {
+		return fmt.Errorf("audit: json sink: %w", err)
+	}
+	return nil
+}
+
+// Flush does nothing (JSONSink does not buffer) and returns nil, or
+// [ErrClosed] after [JSONSink.Close].
+func (s *JSONSink) Flush(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close marks s closed; later Writes return [ErrClosed]. It waits for a
+// Write in progress and does not close the writer.
+func (s *JSONSink) Close(context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return nil
+}
+
+// AppendJSON appends e as a JSON object (the encoding of
+// [Event.MarshalJSON]) to b and returns the extended slice.
+func (e *Event) AppendJSON(b []byte) []byte { return e.appendJSON(b, false) }
+
+// appendJSON encodes e without reflection, with the keys and the omission
+// rules of appendAttrs. With logKeys it starts with slog's time, level and
+// msg keys.
+func (e *Event) appendJSON(b []byte, logKeys bool) []byte {
+	b = append(b, '{')
+	if logKeys {
+		b = appendKey(b, keyTime, true)
+		b = appendTime(b, e.Time)
+		b = append(b, `,"level":"INFO","msg":"`+recordMessage+`"`...)
+		b = append(b, ',')
+		b = appendKey(b, keyRequestID, true)
+	} else {
+		b = appendKey(b, keyRequestID, true)
+	}
+	b = appendJSONString(b, e.RequestID)
+	if !logKeys {
+		b = appendKey(b, keyTime, false)
+		b = appendTime(b, e.Time)
+	}
+	b = appendStr(b, keyOperation, e.Operation, true)
+	b = appendStr(b, keyProvider, e.Provider, true)
+	b = appendStr(b, keyEndpoint, e.Endpoint, true)
+	if e.Stream {
+		b = appendKey(b, keyStream, false)
+		b = append(b, "true"...)
+	}
+	b = appendStr(b, keyEnvironment, e.Environment, false)
+	b = appendStr(b, keyCaller, e.Caller, false)
+	b = appendStr(b, keyGroup, e.Group, false)
+	b = appendStr(b, keyTier, e.Tier, false)
+	b = appendStr(b, keyRequestModel, e.RequestModel, false)
+	b = appendStr(b, keyResponseModel, e.ResponseModel, false)
+	b = appendStr(b, keyResponseID, e.ResponseID, false)
+	b = appendNum(b, keyMaxTokens, e.MaxTokens, false)
+	b = appendNum(b, keyChoices, e.Choices, false)
+	if len(e.FinishReasons) > 0 {
+		b = appendKey(b, keyFinishReasons, false)
+		b = append(b, '[')
+		for i, r := range e.FinishReasons {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, r)
+		}
+		b = append(b, ']')
+	}
+	b = appendNum(b, keyInputTokens, e.InputTokens, true)
+	b = appendNum(b, keyOutputTokens, e.OutputTokens, true)
+	b = appendNum(b, keyInputBytes, e.InputBytes, true)
+	b = appendStr(b, keyInputHash, e.InputHash, false)
+	if len(e.Decisions) > 0 {
+		b = appendKey(b, keyDecisions, false)
+		b = append(b, '[')
+		for i, d := range e.Decisions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"stage":`...)
+			b = appendJSONString(b, d.Stage)
+			if d.Check != "" {
+				b = append(b, `,"check":`...)
+				b = appendJSONString(b, d.Check)
+			}
+			b = append(b, `,"verdict":`...)
+			b = appendJSONString(b, string(d.Verdict))
+			if d.Reason != "" {
+				b = append(b, `,"reason":`...)
+				b = appendJSONString(b, d.Reason)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = appendStr(b, keyOutcome, string(e.Outcome), true)
+	b = appendStr(b, keyErrorType, e.ErrorType, false)
+	b = appendStr(b, keyStage, e.Stage, false)
+	b = appendNum(b, keyHTTPStatus, e.HTTPStatus, false)
+	b = appendNum(b, keyRetries, e.Retries, false)
+	b = appendStr(b, keyKeyFingerprint, e.KeyFingerprint, false)
+	b = appendKey(b, keyDurationMS, false)
+	b = strconv.AppendFloat(b, durationMS(e.Duration), 'f', -1, 64)
+	return append(b, '}')
+}
+
+func appendKey(b []byte, key string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, key...) // keys are constants without characters to escape
+	return append(b, '"', ':')
+}
+
+func appendStr(b []byte, key, v string, always bool) []byte {
+	if v == "" && !always {
+		return b
+	}
+	return appendJSONString(appendKey(b, key, false), v)
+}
+
+func appendNum(b []byte, key string, v int, always bool) []byte {
+	if v == 0 && !always {
+		return b
+	}
+	return strconv.AppendInt(appendKey(b, key, false), int64(v), 10)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaping as slog's JSON
+// handler does (control characters, quotes, backslashes, U+2028, U+2029; no
+// HTML escaping) and replacing invalid UTF-8 with U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
