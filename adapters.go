@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/sashabaranov/go-openai"
+
+	"github.com/secureai-go/secureai/internal/tokens"
 )
 
 // endpoint adapts one request type to the pipeline: the policy that bounds
@@ -20,22 +22,27 @@ type endpoint[Req any] struct {
 	policy func(p *config, call *Call, r *Req) (maxOut, choices int, err error)
 	walk   func(r *Req, w *walker)
 	clone  func(r *Req)
+	// estimate describes the prompt beyond its texts (messages, images,
+	// tools) for the token bound; nil: one message per text.
+	estimate func(r *Req) tokens.Estimate
 }
 
 var chatEndpoint = &endpoint[openai.ChatCompletionRequest]{
-	kind:   EndpointChat,
-	model:  func(r *openai.ChatCompletionRequest) string { return r.Model },
-	policy: (*config).chatPolicy,
-	walk:   walkChat,
-	clone:  cloneChat,
+	kind:     EndpointChat,
+	model:    func(r *openai.ChatCompletionRequest) string { return r.Model },
+	policy:   (*config).chatPolicy,
+	walk:     walkChat,
+	clone:    cloneChat,
+	estimate: chatEstimate,
 }
 
 var responsesEndpoint = &endpoint[openai.CreateResponseRequest]{
-	kind:   EndpointResponses,
-	model:  func(r *openai.CreateResponseRequest) string { return r.Model },
-	policy: (*config).responsesPolicy,
-	walk:   walkResponses,
-	clone:  cloneResponses,
+	kind:     EndpointResponses,
+	model:    func(r *openai.CreateResponseRequest) string { return r.Model },
+	policy:   (*config).responsesPolicy,
+	walk:     walkResponses,
+	clone:    cloneResponses,
+	estimate: responsesEstimate,
 }
 
 var embeddingsEndpoint = &endpoint[openai.EmbeddingRequest]{

@@ -57,8 +57,41 @@ type Call struct {
 	// Start is when the call entered the pipeline.
 	Start time.Time
 
-	mu     sync.Mutex
-	values map[any]any
+	mu       sync.Mutex
+	values   map[any]any
+	stage    Stage // the stage running now, for AddFinding
+	findings []stagedFinding
+}
+
+type stagedFinding struct {
+	stage Stage
+	Finding
+}
+
+// enter records the stage that runs now.
+func (c *Call) enter(s Stage) {
+	c.mu.Lock()
+	c.stage = s
+	c.mu.Unlock()
+}
+
+// Finding is what a check found, as kinds and counts only (never the text):
+// it goes to the audit event. Kind is the class ("pii", "secret",
+// "injection", "invisible_text", "deny_rule", ...), Type narrows it
+// ("email", "aws_access_key_id").
+type Finding struct {
+	Kind  string
+	Type  string
+	Count int
+}
+
+// AddFinding records what a check found, for the audit event. The pipeline
+// adds the stage (input or output) in which it was reported. Safe for
+// concurrent use.
+func (c *Call) AddFinding(f Finding) {
+	c.mu.Lock()
+	c.findings = append(c.findings, stagedFinding{c.stage, f})
+	c.mu.Unlock()
 }
 
 // Set stores a value for later stages of the same call. Use an unexported
@@ -136,6 +169,11 @@ type Estimate struct {
 	MaxOutputTokens int
 	// Choices is the number of choices requested (n), at least 1.
 	Choices int
+	// CountInputTokens counts the prompt tokens exactly with the model's
+	// tokenizer (texts exact, framing, images and tools still bounded). It
+	// costs milliseconds on a large prompt: call it only when InputTokens
+	// would be refused. Nil when no exact count is possible.
+	CountInputTokens func() (int, error)
 }
 
 // OutputTokens returns the upper bound of output tokens: Choices ×

@@ -16,6 +16,10 @@ type Caller struct {
 	Group string
 	// Tier is the caller's plan or class ("free", "pro"), for limits. Optional.
 	Tier string
+	// Purpose is the declared purpose of the call, a short code such as
+	// "support_reply" or "summarise_ticket", written to the audit event.
+	// Optional; never content.
+	Purpose string
 }
 
 type callerKey struct{}

@@ -18,6 +18,7 @@ import (
 	"github.com/sashabaranov/go-openai"
 
 	"github.com/secureai-go/secureai/audit"
+	"github.com/secureai-go/secureai/ratelimit"
 )
 
 // Client calls the OpenAI API through the secureai pipeline. It has the
@@ -41,6 +42,7 @@ type Client struct {
 	audit      audit.Sink
 	pkey       []byte
 	pseudonyms pseudonymCache
+	prices     *ratelimit.Limiter // prices tokens for the audit's cost
 	provider   string
 
 	auditErrs atomic.Int64
@@ -106,6 +108,10 @@ func New(opts ...Option) (*Client, error) {
 		_, _ = rand.Read(c.pkey) // crypto/rand.Read never fails
 	} else {
 		c.pkey = []byte(cfg.pseudonymKey.Reveal())
+	}
+	c.prices = cfg.limiter
+	if c.prices == nil {
+		c.prices, _ = ratelimit.New(ratelimit.Options{}) // no rules: only its price table is used
 	}
 	c.transport = cfg.baseTransport
 	if c.transport == nil {

@@ -49,6 +49,10 @@ var (
 	ErrEgressDenied = errors.New("secureai: egress denied")
 	// ErrClosed: the client was closed.
 	ErrClosed = errors.New("secureai: client closed")
+	// ErrInternal: a stage (a slot's code, usually) panicked. The panic is
+	// re-raised after the budget is reconciled and the audit event written;
+	// this error only appears in that event.
+	ErrInternal = errors.New("secureai: internal error")
 )
 
 // Stage names a pipeline stage. The values are stable and appear in audit
@@ -272,6 +276,8 @@ func errorClass(err error) string {
 		b.WriteString("egress_denied")
 	case ErrClosed:
 		b.WriteString("closed")
+	case ErrInternal:
+		b.WriteString("panic")
 	default:
 		b.WriteString("internal")
 	}

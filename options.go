@@ -14,6 +14,7 @@ import (
 
 	"github.com/secureai-go/secureai/audit"
 	"github.com/secureai-go/secureai/keyprovider"
+	"github.com/secureai-go/secureai/ratelimit"
 )
 
 // Option configures a [Client]. Options are applied in order by [New];
@@ -127,6 +128,7 @@ type config struct {
 	timeouts         Timeouts
 	retry            RetryPolicy
 
+	limiter      *ratelimit.Limiter // set by WithLimiter; prices the audit's cost
 	rateLimiter  RateLimiter
 	hygiene      []InputChecker
 	inputChecks  []InputChecker

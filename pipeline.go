@@ -2,10 +2,13 @@ package secureai
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/sashabaranov/go-openai"
 
 	"github.com/secureai-go/secureai/audit"
+	"github.com/secureai-go/secureai/internal/tokens"
 	"github.com/secureai-go/secureai/keyprovider"
 )
 
@@ -30,7 +34,11 @@ type callState struct {
 	res   Reservation
 	usage Usage
 
-	tracked bool // counted in Client.inflight
+	tracked    bool      // counted in Client.inflight
+	mark       time.Time // when the last decision was recorded
+	admitted   bool      // the rate limiter allowed the call (Release at end)
+	inputBound int       // the budget's prompt-token bound
+	usageSeen  bool      // the upstream reported usage
 
 	// written by the HTTP layer during the upstream call
 	sent         bool
@@ -52,6 +60,7 @@ var chatCall = &upstreamCall[openai.ChatCompletionRequest, openai.ChatCompletion
 	output: walkChatOutput,
 	record: func(r *openai.ChatCompletionResponse, st *callState) {
 		st.usage = Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
+		st.usageSeen = true
 		st.ev.ResponseModel, st.ev.ResponseID = r.Model, r.ID
 		for i := range r.Choices {
 			st.ev.FinishReasons = append(st.ev.FinishReasons, string(r.Choices[i].FinishReason))
@@ -68,6 +77,7 @@ var responsesCall = &upstreamCall[openai.CreateResponseRequest, openai.CreateRes
 func recordResponse(r *openai.CreateResponseResponse, st *callState) {
 	if r.Usage != nil {
 		st.usage = Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}
+		st.usageSeen = true
 	}
 	st.ev.ResponseModel, st.ev.ResponseID = r.Model, r.ID
 	if r.Status != "" {
@@ -81,6 +91,7 @@ var embeddingsCall = &upstreamCall[openai.EmbeddingRequest, openai.EmbeddingResp
 	},
 	record: func(r *openai.EmbeddingResponse, st *callState) {
 		st.usage = Usage{InputTokens: r.Usage.PromptTokens}
+		st.usageSeen = true
 		st.ev.ResponseModel = string(r.Model)
 	},
 }
@@ -99,11 +110,21 @@ func run[Req, Resp any](ctx context.Context, c *Client, ep *endpoint[Req], req R
 	if err != nil {
 		return resp, err
 	}
-	defer func() { c.end(ctx, st, err) }() // 11. budget reconcile, 12. audit end
+	defer func() { // 11. budget reconcile, 12. audit end — also when a stage panics
+		if p := recover(); p != nil {
+			st.call.mu.Lock()
+			stage := st.call.stage
+			st.call.mu.Unlock()
+			c.end(ctx, st, &Error{Kind: ErrInternal, Stage: stage, Check: "panic", Reason: "stage_panicked"})
+			panic(p)
+		}
+		c.end(ctx, st, err)
+	}()
 
 	if err = prepare(ctx, c, ep, st, &req); err != nil { // 2–8
 		return resp, err
 	}
+	st.call.enter(StageUpstream)
 	resp, err = up.send(c.oai, ctx, req) // 9. upstream call (transport: key, egress, retries)
 	if err != nil {
 		return resp, c.upstreamError(ctx, st, err)
@@ -138,9 +159,11 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 
 	// 3. Request-rate limit: cheap, before any expensive work.
 	if cfg.rateLimiter != nil {
+		call.enter(StageRateLimit)
 		if err := cfg.rateLimiter.Allow(ctx, call); err != nil {
 			return st.deny(asStageError(err, ErrRateLimited, StageRateLimit, typeName(cfg.rateLimiter)))
 		}
+		st.admitted = true
 		st.decide(StageRateLimit, typeName(cfg.rateLimiter), audit.VerdictAllow, "")
 	}
 
@@ -166,6 +189,7 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	if len(cfg.hygiene)+len(cfg.inputChecks) > 0 {
 		orig = slices.Clone(in.Fields)
 	}
+	call.enter(StageHygiene)
 	for _, chk := range cfg.hygiene {
 		if err := chk.CheckInput(ctx, call, &in); err != nil {
 			return st.deny(asStageError(err, ErrInputRejected, StageHygiene, typeName(chk)))
@@ -174,6 +198,7 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	st.decide(StageHygiene, "hygiene", audit.VerdictAllow, "")
 
 	// 5. Input checks, in order; they may rewrite the texts.
+	call.enter(StageInput)
 	for _, chk := range cfg.inputChecks {
 		if err := chk.CheckInput(ctx, call, &in); err != nil {
 			return st.deny(asStageError(err, ErrInputRejected, StageInput, typeName(chk)))
@@ -203,9 +228,13 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 		}
 	}
 
+	st.ev.InputHash, st.ev.SystemPromptHash = c.hashInput(in.Fields)
+
 	// 6. Token/spend budget: reserve the worst case.
 	if cfg.budget != nil {
-		est := Estimate{InputTokens: in.Bytes() + 4*len(in.Fields) + 16, MaxOutputTokens: maxOut, Choices: choices}
+		call.enter(StageBudget)
+		est := estimate(ep, req, &in, call.Model, maxOut, choices)
+		st.inputBound = est.InputTokens
 		res, err := cfg.budget.Reserve(ctx, call, est)
 		if err != nil {
 			return st.deny(asStageError(err, ErrBudgetExceeded, StageBudget, typeName(cfg.budget)))
@@ -229,12 +258,41 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 
 	// 8. Moderation pre-check, on the rewritten input.
 	if cfg.moderator != nil {
+		call.enter(StageModeration)
 		if err := cfg.moderator.Moderate(ctx, call, &in); err != nil {
 			return st.deny(asStageError(err, ErrModerationFlagged, StageModeration, typeName(cfg.moderator)))
 		}
 		st.decide(StageModeration, typeName(cfg.moderator), audit.VerdictAllow, "")
 	}
 	return nil
+}
+
+// estimate builds the budget's worst case: the prompt's token bound from
+// the texts as they will be sent plus the endpoint's framing, images and
+// tools, and the output cap for every choice.
+func estimate[Req any](ep *endpoint[Req], req *Req, in *Input, model string, maxOut, choices int) Estimate {
+	var te tokens.Estimate
+	if ep.estimate != nil {
+		te = ep.estimate(req)
+	} else {
+		te.Messages = len(in.Fields)
+	}
+	texts := make([]string, len(in.Fields))
+	for i := range in.Fields {
+		texts[i] = in.Fields[i].Text
+		te.TextBytes += tokens.WireBytes(texts[i])
+	}
+	est := Estimate{InputTokens: te.UpperBound(model), MaxOutputTokens: maxOut, Choices: choices}
+	if _, ok := tokens.EncodingFor(model); ok {
+		est.CountInputTokens = func() (int, error) {
+			n, err := tokens.Count(model, texts...)
+			if err != nil {
+				return 0, err
+			}
+			return te.WithTextTokens(model, n), nil
+		}
+	}
+	return est
 }
 
 // begin is stage 1: it opens the call's state and audit event.
@@ -245,6 +303,7 @@ func (c *Client) begin(ctx context.Context, ep Endpoint, model string, stream bo
 	st.ev = audit.Event{RequestID: st.call.ID, Time: st.call.Start, Operation: ep.operation(),
 		Provider: c.provider, Endpoint: string(ep), Stream: stream, Environment: c.cfg.environment,
 		RequestModel: model, Decisions: make([]audit.Decision, 0, 10)}
+	st.mark = st.call.Start
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	c.mu.Lock()
 	closed := c.closed
@@ -288,9 +347,23 @@ func (c *Client) end(ctx context.Context, st *callState, err error) {
 		}
 		st.decide(StageBudget, "reconcile", verdict, "")
 	}
+	if st.admitted {
+		if r, ok := c.cfg.rateLimiter.(Releaser); ok {
+			r.Release(dctx, &st.call)
+		}
+	}
 	ev.Duration = time.Since(st.call.Start)
 	ev.Caller, ev.Group, ev.Tier = st.call.Pseudonym, st.call.Caller.Group, st.call.Caller.Tier
+	ev.Purpose = st.call.Caller.Purpose
+	st.call.mu.Lock()
+	for _, f := range st.call.findings {
+		ev.Findings = append(ev.Findings, audit.Finding{Stage: string(f.stage), Kind: f.Kind, Type: f.Type, Count: f.Count})
+	}
+	st.call.mu.Unlock()
 	ev.InputTokens, ev.OutputTokens = st.usage.InputTokens, st.usage.OutputTokens
+	if st.usage != (Usage{}) {
+		ev.CostUSD = c.prices.Cost(st.call.Model, int64(st.usage.InputTokens), int64(st.usage.OutputTokens))
+	}
 	ev.Retries, ev.HTTPStatus = st.retries, st.status
 	switch e, ok := errors.AsType[*Error](err); {
 	case err == nil:
@@ -300,7 +373,7 @@ func (c *Client) end(ctx context.Context, st *callState, err error) {
 	default:
 		ev.ErrorType, ev.Stage = errorClass(err), string(e.Stage)
 		switch e.Kind {
-		case ErrUpstream, ErrKeyUnavailable, ErrEgressDenied:
+		case ErrUpstream, ErrKeyUnavailable, ErrEgressDenied, ErrInternal:
 			ev.Outcome = audit.OutcomeError
 		case ErrStreamCut:
 			ev.Outcome = audit.OutcomeCut
@@ -313,8 +386,13 @@ func (c *Client) end(ctx context.Context, st *callState, err error) {
 	}
 }
 
+// decide records a stage's verdict, with the time spent since the last
+// decision.
 func (st *callState) decide(stage Stage, check string, v audit.Verdict, reason string) {
-	st.ev.Decisions = append(st.ev.Decisions, audit.Decision{Stage: string(stage), Check: check, Verdict: v, Reason: reason})
+	now := time.Now()
+	st.ev.Decisions = append(st.ev.Decisions, audit.Decision{Stage: string(stage), Check: check, Verdict: v,
+		Reason: reason, Duration: now.Sub(st.mark)})
+	st.mark = now
 }
 
 // deny records a refusal decision and returns err.
@@ -347,6 +425,7 @@ func (c *Client) checkOutput(ctx context.Context, st *callState, walk func(*walk
 	if len(checks) == 0 {
 		return nil
 	}
+	st.call.enter(StageOutput)
 	w := walker{}
 	walk(&w)
 	out := Output{Endpoint: st.call.Endpoint, Model: st.call.Model, Fields: w.fields}
@@ -442,6 +521,43 @@ func isCode(s string) bool {
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// hashInput returns keyed hashes (HMAC-SHA-256 with the pseudonym key,
+// "h_" and 32 hex digits) of all input texts and of the system prompt
+// (system and developer messages, Responses instructions), so that audit
+// can correlate prompts without holding them.
+func (c *Client) hashInput(fields []TextField) (input, system string) {
+	in := hmac.New(sha256.New, c.pkey)
+	var sys hash.Hash
+	var sep = [1]byte{0}
+	for i := range fields {
+		f := &fields[i]
+		io.WriteString(in, f.Path)
+		in.Write(sep[:])
+		io.WriteString(in, f.Text)
+		in.Write(sep[:])
+		if f.Role == "system" || f.Role == "developer" {
+			if sys == nil {
+				sys = hmac.New(sha256.New, c.pkey)
+			}
+			io.WriteString(sys, f.Text)
+			sys.Write(sep[:])
+		}
+	}
+	input = hashString(in)
+	if sys != nil {
+		system = hashString(sys)
+	}
+	return input, system
+}
+
+func hashString(h hash.Hash) string {
+	var sum [sha256.Size]byte
+	var out [2 + 32]byte
+	out[0], out[1] = 'h', '_'
+	hex.Encode(out[2:], h.Sum(sum[:0])[:16])
+	return string(out[:])
+}
 
 // newRequestID returns a random request ID, "sai_" and 24 hex digits.
 func newRequestID() string {

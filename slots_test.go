@@ -110,6 +110,7 @@ func slotOptions(r *recorder) []secureai.Option {
 					in.Fields[i].Text = strings.ReplaceAll(in.Fields[i].Text, "555-0100", "<PHONE_1>")
 				}
 				c.Set("pseudonyms", map[string]string{"<PHONE_1>": "555-0100"})
+				c.AddFinding(secureai.Finding{Kind: "pii", Type: "phone", Count: 1})
 				return r.hit("input.redact")
 			}),
 			secureai.InputCheckerFunc(func(_ context.Context, _ *secureai.Call, in *secureai.Input) error {
@@ -147,6 +148,7 @@ func slotOptions(r *recorder) []secureai.Option {
 				r.mu.Unlock()
 				out.Fields[i].Text = strings.ReplaceAll(out.Fields[i].Text, "fake", "[F]")
 			}
+			c.AddFinding(secureai.Finding{Kind: "deny_rule", Type: "fake", Count: 1})
 			return r.hit("output")
 		}}),
 	}
@@ -157,6 +159,7 @@ var wantOrder = []string{"ratelimit", "hygiene", "input.redact", "input.second",
 func TestSlotsRunInOrder(t *testing.T) {
 	r := &recorder{}
 	f := newFixture(t, slotOptions(r)...)
+	f.ctx = secureai.WithCaller(f.ctx, secureai.Caller{ID: "alice@example.com", Purpose: "support_reply"})
 	req := chatReq(chatModel)
 	req.Messages[1].Content = "Call me at 555-0100."
 	req.MaxTokens = 40
@@ -196,6 +199,16 @@ func TestSlotsRunInOrder(t *testing.T) {
 		"key:allow", "moderation:allow", "upstream:allow", "output:modify", "budget:allow"}
 	if !slices.Equal(stages, want) {
 		t.Errorf("audit decisions %v\nwant %v", stages, want)
+	}
+	wantFindings := []audit.Finding{{Stage: "input", Kind: "pii", Type: "phone", Count: 1}, {Stage: "output", Kind: "deny_rule", Type: "fake", Count: 1}}
+	if !slices.Equal(ev.Findings, wantFindings) {
+		t.Errorf("findings %+v", ev.Findings)
+	}
+	if !strings.HasPrefix(ev.InputHash, "h_") || !strings.HasPrefix(ev.SystemPromptHash, "h_") || ev.InputHash == ev.SystemPromptHash {
+		t.Errorf("hashes %q %q", ev.InputHash, ev.SystemPromptHash)
+	}
+	if ev.Purpose != "support_reply" {
+		t.Errorf("purpose %q", ev.Purpose)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/sashabaranov/go-openai"
 
 	"github.com/secureai-go/secureai/audit"
+	"github.com/secureai-go/secureai/internal/tokens"
 )
 
 // streamCore is what chat and Responses streams share: it finishes the call
@@ -25,15 +26,48 @@ type streamCore struct {
 	closer io.Closer
 	stop   func() bool // stops the context.AfterFunc
 
-	mu     sync.Mutex
-	done   bool
-	err    error // the error Recv returns once the stream is done (io.EOF on success)
-	guards []StreamGuard
+	mu        sync.Mutex
+	done      bool
+	err       error // the error Recv returns once the stream is done (io.EOF on success)
+	guards    []StreamGuard
+	delivered strings.Builder // generated text, to count when no usage arrives
+	overflow  int             // bytes past maxDelivered
+}
+
+// maxDelivered bounds the text kept for counting a stream without usage;
+// past it the rest is counted by its bytes.
+const maxDelivered = 1 << 20
+
+// deliver notes generated text. Called with s.mu held.
+func (s *streamCore) deliver(text string) {
+	if s.delivered.Len()+len(text) <= maxDelivered {
+		s.delivered.WriteString(text)
+	} else {
+		s.overflow += len(text)
+	}
+}
+
+// chargeUnreported sets the usage of a stream that ended without the
+// upstream's usage (cut, closed early): the prompt at its reserved bound and
+// the delivered output counted with the model's tokenizer, so that a
+// streamed call is never charged zero. Called with s.mu held.
+func (s *streamCore) chargeUnreported() {
+	if s.st.usageSeen || !s.st.sent {
+		return
+	}
+	out := s.delivered.String()
+	n, err := tokens.Count(s.st.call.Model, out)
+	if err != nil {
+		n = len(out) // a token is at least a byte
+	}
+	s.st.usage = Usage{InputTokens: s.st.inputBound, OutputTokens: n + s.overflow}
+	s.st.decide(StageBudget, "usage_counted_locally", audit.VerdictAllow, "no_usage_from_upstream")
 }
 
 // startStream wires a stream that go-openai opened into the client.
 func (c *Client) startStream(ctx context.Context, st *callState, closer io.Closer) *streamCore {
 	s := &streamCore{c: c, ctx: ctx, st: st, closer: closer}
+	st.call.enter(StageOutput)
 	for _, chk := range c.cfg.outputChecks {
 		if sc, ok := chk.(StreamChecker); ok {
 			s.guards = append(s.guards, sc.CheckStream(ctx, &st.call))
@@ -69,6 +103,7 @@ func (s *streamCore) finish(err error) {
 		s.stop()
 	}
 	_ = s.closer.Close()
+	s.chargeUnreported()
 	if e, ok := errors.AsType[*Error](err); ok {
 		e.Retries = s.st.retries
 		s.st.decide(e.Stage, e.Check, audit.VerdictDeny, e.Reason)
@@ -221,6 +256,7 @@ func (s *ChatCompletionStream) Recv() (openai.ChatCompletionStreamResponse, erro
 	s.core.mu.Lock()
 	if chunk.Usage != nil {
 		s.usage = true
+		s.core.st.usageSeen = true
 		s.core.st.usage = Usage{InputTokens: chunk.Usage.PromptTokens, OutputTokens: chunk.Usage.CompletionTokens}
 	}
 	if s.core.st.ev.ResponseID == "" {
@@ -231,6 +267,11 @@ func (s *ChatCompletionStream) Recv() (openai.ChatCompletionStreamResponse, erro
 		last := ch.FinishReason != "" && ch.FinishReason != openai.FinishReasonNull
 		if _, ok := s.seen[ch.Index]; !ok {
 			s.seen[ch.Index] = false
+		}
+		s.core.deliver(ch.Delta.Content)
+		s.core.deliver(ch.Delta.Refusal)
+		for _, tc := range ch.Delta.ToolCalls {
+			s.core.deliver(tc.Function.Arguments)
 		}
 		if last {
 			s.seen[ch.Index] = true
@@ -331,6 +372,11 @@ func (s *ResponseStream) Recv() (openai.ResponseStreamEvent, error) {
 		return ev, ferr
 	}
 	switch ev.Type {
+	case openai.ResponseStreamEventOutputTextDelta, openai.ResponseStreamEventFunctionArgumentsDelta,
+		openai.ResponseStreamEventRefusalDelta:
+		s.core.mu.Lock()
+		s.core.deliver(ev.Delta)
+		s.core.mu.Unlock()
 	case openai.ResponseStreamEventCompleted, openai.ResponseStreamEventFailed, openai.ResponseStreamEventIncomplete:
 		s.complete = true
 		if ev.Response != nil {

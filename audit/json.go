@@ -2,9 +2,12 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -12,14 +15,16 @@ import (
 )
 
 // JSONSink is a [Sink] that writes each event as one line of JSON to a
-// writer: the keys "time", "level" ("INFO") and "msg" ("genai.call") that
-// slog's JSON handler writes, then the keys of [Event.MarshalJSON] in the
-// same order. Its lines therefore parse like those of a [SlogSink] over
+// writer: the keys "time", "level" and "msg" that slog's JSON handler writes
+// (as a [SlogSink] sets them: "INFO" and "genai.call" for a call, "WARN" and
+// "genai.alert" or "genai.budget_threshold" for the other kinds), then the
+// keys of [Event.MarshalJSON] in the same order. Its lines therefore parse like those of a [SlogSink] over
 // [slog.NewJSONHandler], but it encodes without reflection or slog, about
 // ten times faster, because it runs on every call.
 //
 // Writes are serialized, so concurrent events never interleave within a
-// line. A JSONSink is safe for concurrent use. The zero JSONSink is not
+// line. JSONSink implements [BatchSink]: an [AsyncSink] over it writes each
+// batch with one call to the writer. A JSONSink is safe for concurrent use. The zero JSONSink is not
 // usable; use [NewJSONSink].
 type JSONSink struct {
 	mu     sync.Mutex
@@ -56,6 +61,34 @@ func (s *JSONSink) Write(_ context.Context, e Event) error {
 	return nil
 }
 
+// WriteBatch encodes events and writes them, one line each, with one call to
+// the writer. It returns the writer's error, wrapped, or [ErrClosed] after
+// [JSONSink.Close]; on an error, some of the lines may have been written. It
+// does not retain events.
+func (s *JSONSink) WriteBatch(_ context.Context, events []Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.w == nil {
+		return errors.New("audit: JSONSink has no writer; use NewJSONSink")
+	}
+	s.buf = s.buf[:0]
+	for i := range events {
+		s.buf = events[i].appendJSON(s.buf, true)
+		s.buf = append(s.buf, '\n')
+	}
+	_, err := s.w.Write(s.buf)
+	if cap(s.buf) > 1<<20 { // do not keep a huge batch's buffer
+		s.buf = make([]byte, 0, 1024)
+	}
+	if err != nil {
+		return fmt.Errorf("audit: json sink: %w", err)
+	}
+	return nil
+}
+
 // Flush does nothing (JSONSink does not buffer) and returns nil, or
 // [ErrClosed] after [JSONSink.Close].
 func (s *JSONSink) Flush(context.Context) error {
@@ -82,19 +115,28 @@ func (e *Event) AppendJSON(b []byte) []byte { return e.appendJSON(b, false) }
 
 // appendJSON encodes e without reflection, with the keys and the omission
 // rules of appendAttrs. With logKeys it starts with slog's time, level and
-// msg keys.
+// msg keys. It must stay in step with appendAttrs.
 func (e *Event) appendJSON(b []byte, logKeys bool) []byte {
-	b = append(b, '{')
+	return e.appendJSONBody(append(b, '{'), logKeys)
+}
+
+// appendJSONBody appends what appendJSON writes after the opening brace.
+func (e *Event) appendJSONBody(b []byte, logKeys bool) []byte {
 	if logKeys {
 		b = appendKey(b, keyTime, true)
 		b = appendTime(b, e.Time)
-		b = append(b, `,"level":"INFO","msg":"`+recordMessage+`"`...)
+		if e.level() == slog.LevelInfo {
+			b = append(b, `,"level":"INFO","msg":`...)
+		} else {
+			b = append(b, `,"level":"WARN","msg":`...)
+		}
+		b = appendJSONString(b, e.message())
 		b = append(b, ',')
-		b = appendKey(b, keyRequestID, true)
-	} else {
-		b = appendKey(b, keyRequestID, true)
 	}
-	b = appendJSONString(b, e.RequestID)
+	b = appendKey(b, keySchema, true)
+	b = append(b, `"`+SchemaVersion+`"`...)
+	b = appendStr(b, keyKind, string(e.kind()), true)
+	b = appendStr(b, keyRequestID, e.RequestID, true)
 	if !logKeys {
 		b = appendKey(b, keyTime, false)
 		b = appendTime(b, e.Time)
@@ -110,6 +152,7 @@ func (e *Event) appendJSON(b []byte, logKeys bool) []byte {
 	b = appendStr(b, keyCaller, e.Caller, false)
 	b = appendStr(b, keyGroup, e.Group, false)
 	b = appendStr(b, keyTier, e.Tier, false)
+	b = appendStr(b, keyPurpose, e.Purpose, false)
 	b = appendStr(b, keyRequestModel, e.RequestModel, false)
 	b = appendStr(b, keyResponseModel, e.ResponseModel, false)
 	b = appendStr(b, keyResponseID, e.ResponseID, false)
@@ -130,26 +173,26 @@ func (e *Event) appendJSON(b []byte, logKeys bool) []byte {
 	b = appendNum(b, keyOutputTokens, e.OutputTokens, true)
 	b = appendNum(b, keyInputBytes, e.InputBytes, true)
 	b = appendStr(b, keyInputHash, e.InputHash, false)
+	b = appendStr(b, keySystemPromptHash, e.SystemPromptHash, false)
 	if len(e.Decisions) > 0 {
 		b = appendKey(b, keyDecisions, false)
 		b = append(b, '[')
-		for i, d := range e.Decisions {
+		for i := range e.Decisions {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"stage":`...)
-			b = appendJSONString(b, d.Stage)
-			if d.Check != "" {
-				b = append(b, `,"check":`...)
-				b = appendJSONString(b, d.Check)
+			b = appendDecision(b, &e.Decisions[i])
+		}
+		b = append(b, ']')
+	}
+	if len(e.Findings) > 0 {
+		b = appendKey(b, keyFindings, false)
+		b = append(b, '[')
+		for i := range e.Findings {
+			if i > 0 {
+				b = append(b, ',')
 			}
-			b = append(b, `,"verdict":`...)
-			b = appendJSONString(b, string(d.Verdict))
-			if d.Reason != "" {
-				b = append(b, `,"reason":`...)
-				b = appendJSONString(b, d.Reason)
-			}
-			b = append(b, '}')
+			b = appendFinding(b, &e.Findings[i])
 		}
 		b = append(b, ']')
 	}
@@ -159,8 +202,52 @@ func (e *Event) appendJSON(b []byte, logKeys bool) []byte {
 	b = appendNum(b, keyHTTPStatus, e.HTTPStatus, false)
 	b = appendNum(b, keyRetries, e.Retries, false)
 	b = appendStr(b, keyKeyFingerprint, e.KeyFingerprint, false)
-	b = appendKey(b, keyDurationMS, false)
-	b = strconv.AppendFloat(b, durationMS(e.Duration), 'f', -1, 64)
+	b = appendFloatKey(b, keyCostUSD, e.CostUSD, false)
+	b = appendStr(b, keyAlertType, e.AlertType, false)
+	b = appendFloatKey(b, keyAlertValue, e.AlertValue, false)
+	b = appendFloatKey(b, keyAlertThreshold, e.AlertThreshold, false)
+	b = appendNum(b, keyDroppedBefore, e.DroppedBefore, false)
+	b = appendFloatKey(b, keyDurationMS, durationMS(e.Duration), true)
+	return append(b, '}')
+}
+
+// appendDecision encodes d as Decision.MarshalJSON does.
+func appendDecision(b []byte, d *Decision) []byte {
+	b = append(b, `{"stage":`...)
+	b = appendJSONString(b, d.Stage)
+	if d.Check != "" {
+		b = append(b, `,"check":`...)
+		b = appendJSONString(b, d.Check)
+	}
+	b = append(b, `,"verdict":`...)
+	b = appendJSONString(b, string(d.Verdict))
+	if d.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, d.Reason)
+	}
+	if d.Duration != 0 {
+		b = append(b, `,"duration_ms":`...)
+		b = appendJSONFloat(b, durationMS(d.Duration))
+	}
+	return append(b, '}')
+}
+
+// appendFinding encodes f as encoding/json does with Finding's struct tags.
+func appendFinding(b []byte, f *Finding) []byte {
+	b = append(b, '{')
+	if f.Stage != "" {
+		b = append(b, `"stage":`...)
+		b = appendJSONString(b, f.Stage)
+		b = append(b, ',')
+	}
+	b = append(b, `"kind":`...)
+	b = appendJSONString(b, f.Kind)
+	if f.Type != "" {
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, f.Type)
+	}
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(f.Count), 10)
 	return append(b, '}')
 }
 
@@ -185,6 +272,34 @@ func appendNum(b []byte, key string, v int, always bool) []byte {
 		return b
 	}
 	return strconv.AppendInt(appendKey(b, key, false), int64(v), 10)
+}
+
+func appendFloatKey(b []byte, key string, v float64, always bool) []byte {
+	if v = finite(v); v == 0 && !always {
+		return b
+	}
+	return appendJSONFloat(appendKey(b, key, false), v)
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64, which is what
+// slog's JSON handler uses: 'f' format, or 'e' format with a short exponent
+// for very small and very large magnitudes. Non-finite values are written
+// as 0.
+func appendJSONFloat(b []byte, f float64) []byte {
+	f = finite(f)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 func appendTime(b []byte, t time.Time) []byte {
@@ -244,4 +359,39 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// UnmarshalJSON decodes the encoding of [Event.MarshalJSON] (or a line of a
+// [JSONSink], whose extra "level" and "msg" keys it ignores), with
+// "duration_ms" back into Duration. It accepts any "schema" value and keeps
+// the Kind as written. It uses reflection: it is meant for reading audit
+// trails back, not for the call path.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event // Event's fields without its methods
+	var v struct {
+		plain
+		DurationMS float64 `json:"duration_ms"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("audit: decode event: %w", err)
+	}
+	*e = Event(v.plain)
+	e.Duration = time.Duration(v.DurationMS * float64(time.Millisecond))
+	return nil
+}
+
+// UnmarshalJSON decodes the encoding of [Decision.MarshalJSON], with
+// "duration_ms" back into Duration.
+func (d *Decision) UnmarshalJSON(b []byte) error {
+	type plain Decision
+	var v struct {
+		plain
+		DurationMS float64 `json:"duration_ms"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("audit: decode decision: %w", err)
+	}
+	*d = Decision(v.plain)
+	d.Duration = time.Duration(v.DurationMS * float64(time.Millisecond))
+	return nil
 }

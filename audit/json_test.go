@@ -15,7 +15,8 @@ import (
 // TestJSONSinkMatchesSlog checks that the hand-written encoder produces,
 // byte for byte, the line slog's JSON handler writes for the same event.
 func TestJSONSinkMatchesSlog(t *testing.T) {
-	events := []audit.Event{fullEvent(), {}, {RequestID: "x", Stream: true, Duration: 1500 * time.Microsecond}}
+	events := []audit.Event{fullEvent(), {}, {RequestID: "x", Stream: true, Duration: 1500 * time.Microsecond},
+		alertEvent(), {Kind: audit.KindBudgetThreshold, AlertValue: 0.8, AlertThreshold: 0.8}, {Kind: "other\"kind"}}
 	for _, e := range events {
 		assertSameAsSlog(t, e)
 	}
@@ -61,12 +62,50 @@ func TestJSONSinkBytesMatchSlog(t *testing.T) {
 	var fast, slow bytes.Buffer
 	js, _ := audit.NewJSONSink(&fast)
 	ss, _ := newSlogJSON(&slow)
-	e := fullEvent()
-	js.Write(t.Context(), e)
-	ss.Write(t.Context(), e)
-	if fast.String() != slow.String() {
-		t.Errorf("JSONSink\n%s\nslog\n%s", fast.String(), slow.String())
+	for _, e := range []audit.Event{fullEvent(), alertEvent(), minimalEvent()} {
+		fast.Reset()
+		slow.Reset()
+		js.Write(t.Context(), e)
+		ss.Write(t.Context(), e)
+		if fast.String() != slow.String() {
+			t.Errorf("JSONSink\n%s\nslog\n%s", fast.String(), slow.String())
+		}
 	}
+}
+
+// TestJSONSinkWriteBatch checks that a batch writes the same lines as
+// single writes, with one call to the writer.
+func TestJSONSinkWriteBatch(t *testing.T) {
+	events := []audit.Event{fullEvent(), minimalEvent(), alertEvent()}
+	var one bytes.Buffer
+	s1, _ := audit.NewJSONSink(&one)
+	for _, e := range events {
+		if err := s1.Write(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cw := &countWriter{}
+	s2, _ := audit.NewJSONSink(cw)
+	if err := s2.WriteBatch(t.Context(), events); err != nil {
+		t.Fatal(err)
+	}
+	if cw.calls != 1 || cw.b.String() != one.String() {
+		t.Errorf("%d writes:\n%s\nwant 1:\n%s", cw.calls, cw.b.String(), one.String())
+	}
+	s2.Close(t.Context())
+	if err := s2.WriteBatch(t.Context(), events); err != audit.ErrClosed {
+		t.Errorf("WriteBatch after Close = %v", err)
+	}
+}
+
+type countWriter struct {
+	b     bytes.Buffer
+	calls int
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.calls++
+	return w.b.Write(p)
 }
 
 func TestMarshalJSONRoundTrip(t *testing.T) {
@@ -89,8 +128,9 @@ func FuzzJSONStrings(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		e := audit.Event{RequestID: s, Caller: s, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-			FinishReasons: []string{s}, Decisions: []audit.Decision{{Stage: s, Check: s, Reason: s}}}
+		e := audit.Event{RequestID: s, Caller: s, Purpose: s, Kind: audit.Kind(s), Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			FinishReasons: []string{s}, Decisions: []audit.Decision{{Stage: s, Check: s, Reason: s, Duration: time.Duration(len(s))}},
+			Findings: []audit.Finding{{Stage: s, Kind: s, Type: s, Count: len(s)}}}
 		assertSameAsSlog(t, e)
 	})
 }

@@ -28,6 +28,19 @@ func (f SinkFunc) Write(ctx context.Context, e Event) error {
 	return f(ctx, e)
 }
 
+// BatchSink is implemented by sinks that write several events at once more
+// cheaply than one by one, such as a database sink using COPY. An
+// [AsyncSink] hands its batches to WriteBatch when the sink it wraps has it.
+//
+// WriteBatch records events, in order. It must be safe for concurrent use
+// and must not retain events, or the slices its events refer to, after it
+// returns. A non-nil error reports that some or all of events were not
+// recorded; callers count the whole batch as failed.
+type BatchSink interface {
+	Sink
+	WriteBatch(ctx context.Context, events []Event) error
+}
+
 // Flusher is implemented by sinks that buffer events.
 //
 // Flush writes out the buffered events, blocking until they are written or ctx

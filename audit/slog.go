@@ -8,19 +8,18 @@ import (
 	"sync/atomic"
 )
 
-// recordMessage is the message of every record a SlogSink writes.
-const recordMessage = "genai.call"
-
 // SlogSink is a [Sink] that writes each event as one [log/slog] record through
 // a [slog.Handler].
 //
-// Each record has level [slog.LevelInfo], message "genai.call", the event's
-// Time (in UTC) as the record time, and the other attributes of
+// Each record of a call has level [slog.LevelInfo] and message "genai.call";
+// that of an alert has [slog.LevelWarn] and "genai.alert", that of a budget
+// threshold [slog.LevelWarn] and "genai.budget_threshold". Each has the
+// event's Time (in UTC) as the record time, and the other attributes of
 // [Event.LogValue] at the top level, not nested under a group. The event's
 // time is not repeated as a "time" attribute, so handlers that write the
 // record time under the key "time", as the built-in ones do, produce the keys
 // of [Event.MarshalJSON]. A zero Time leaves the record without a time. If the
-// handler is not enabled for [slog.LevelInfo], Write drops the event and
+// handler is not enabled for the record's level, Write drops the event and
 // returns nil.
 //
 // A SlogSink is safe for concurrent use if its handler is, as the handlers in
@@ -53,10 +52,11 @@ func (s *SlogSink) Write(ctx context.Context, e Event) error {
 	if s.h == nil {
 		return errNoHandler
 	}
-	if !s.h.Enabled(ctx, slog.LevelInfo) {
+	level := e.level()
+	if !s.h.Enabled(ctx, level) {
 		return nil
 	}
-	r := slog.NewRecord(e.Time.UTC(), slog.LevelInfo, recordMessage, 0)
+	r := slog.NewRecord(e.Time.UTC(), level, e.message(), 0)
 	var buf [maxAttrs]slog.Attr
 	r.AddAttrs(e.appendAttrs(buf[:0], false)...)
 	if err := s.h.Handle(ctx, r); err != nil {

@@ -37,6 +37,7 @@ func TestSlogSinkMatchesJSON(t *testing.T) {
 	}{
 		{"full", fullEvent()},
 		{"minimal", minimalEvent()},
+		{"alert", alertEvent()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,8 +53,12 @@ func TestSlogSinkMatchesJSON(t *testing.T) {
 				t.Fatalf("wrote %d lines, want 1:\n%s", n, buf.Bytes())
 			}
 			got := decode(t, buf.Bytes())
-			if got["level"] != "INFO" || got["msg"] != "genai.call" {
-				t.Errorf("level, msg = %v, %v; want INFO, genai.call", got["level"], got["msg"])
+			wantLevel, wantMsg := "INFO", "genai.call"
+			if tt.event.Kind == audit.KindAlert {
+				wantLevel, wantMsg = "WARN", "genai.alert"
+			}
+			if got["level"] != wantLevel || got["msg"] != wantMsg {
+				t.Errorf("level, msg = %v, %v; want %s, %s", got["level"], got["msg"], wantLevel, wantMsg)
 			}
 			delete(got, "level")
 			delete(got, "msg")
@@ -84,7 +89,9 @@ func TestSlogSinkTextHandler(t *testing.T) {
 		"time=2026-01-02T01:04:05.000Z",
 		"msg=genai.call",
 		"gen_ai.usage.input_tokens=12",
-		"decisions=\"[{Stage:policy Check:model_allowlist Verdict:allow Reason:}",
+		"decisions=\"[{Stage:policy Check:model_allowlist Verdict:allow Reason: Duration:2.5µs}",
+		"schema=secureai.audit/v1",
+		"purpose=support_reply",
 		"gen_ai.response.finish_reasons=\"[stop length]\"",
 		"duration_ms=1.5",
 	} {

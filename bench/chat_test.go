@@ -83,11 +83,27 @@ func BenchmarkChat(b *testing.B) {
 	// paired alternates one raw call and one secureai call in every
 	// iteration and times each, so that drift on a noisy machine hits both
 	// alike; its x-raw is the figure to quote.
-	b.Run("paired", func(b *testing.B) {
+	b.Run("paired", func(b *testing.B) { paired(b, srv, defaultClient(b, srv)) })
+
+	// paired-async-audit is paired with the audit events going through an
+	// AsyncSink (bounded queue, batches) into the JSON sink.
+	b.Run("paired-async-audit", func(b *testing.B) {
+		sink, _ := audit.NewJSONSink(io.Discard)
+		async, err := audit.NewAsyncSink(sink, audit.AsyncOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		paired(b, srv, newClient(b, srv, secureai.WithAuditSink(async)))
+	})
+}
+
+// paired alternates one raw go-openai call and one call through c in every
+// iteration and reports both times and their ratio.
+func paired(b *testing.B, srv *secureaitest.Server, c *secureai.Client) {
+	{
 		cfg := openai.DefaultConfig(benchKey)
 		cfg.BaseURL = srv.URL()
 		raw := openai.NewClientWithConfig(cfg)
-		c := defaultClient(b, srv)
 		req := chatRequest()
 		var rawT, secT time.Duration
 		i := 0
@@ -111,7 +127,7 @@ func BenchmarkChat(b *testing.B) {
 		b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "raw-ns/op")
 		b.ReportMetric(float64(secT.Nanoseconds())/float64(b.N), "secureai-ns/op")
 		b.ReportMetric(float64(secT)/float64(rawT), "x-raw")
-	})
+	}
 }
 
 var benchCtx = secureai.WithCaller(context.Background(), secureai.Caller{ID: "bench-user", Group: "bench"})
@@ -123,12 +139,16 @@ func defaultClient(b *testing.B, srv *secureaitest.Server) *secureai.Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := secureai.New(
+	return newClient(b, srv, secureai.WithAuditSink(sink))
+}
+
+// newClient builds a client for the fake server with extra options.
+func newClient(b *testing.B, srv *secureaitest.Server, opts ...secureai.Option) *secureai.Client {
+	c, err := secureai.New(append([]secureai.Option{
 		secureai.WithKeyProvider(keyprovider.Static(benchKey)),
 		secureai.WithBaseURL(srv.URL()),
 		secureai.WithModels(benchModel),
-		secureai.WithAuditSink(sink),
-	)
+	}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,10 +1,21 @@
 module github.com/secureai-go/secureai/bench
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/sashabaranov/go-openai v1.43.0
 	github.com/secureai-go/secureai v0.0.0
+)
+
+require (
+	github.com/alicebob/miniredis/v2 v2.40.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-redis/redis_rate/v10 v10.0.1 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	github.com/yuin/gopher-lua v1.1.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
 
 // The benchmarks measure the library in this repository. Peer libraries

@@ -56,8 +56,9 @@ func validEnvName(name string) bool {
 
 // Key returns the key held by the environment variable, whatever the scope.
 // It returns an error wrapping [ErrNoKey], naming the variable but never its
-// value, when the variable is unset or empty. It does not block and ignores
-// ctx.
+// value, when the variable is unset or empty, and one wrapping
+// [ErrInvalidKey] when [ValidateKey] refuses the value. It does not block
+// and ignores ctx.
 func (p *EnvProvider) Key(ctx context.Context, scope Scope) (Secret, error) {
 	if p == nil || p.name == "" {
 		return Secret{}, errUnusableEnv
@@ -66,14 +67,14 @@ func (p *EnvProvider) Key(ctx context.Context, scope Scope) (Secret, error) {
 	if v == "" {
 		return Secret{}, fmt.Errorf("%w: environment variable %s is unset or empty", ErrNoKey, p.name)
 	}
-	return p.remember(v), nil
+	return p.remember(v)
 }
 
 // Invalidate re-reads the environment variable after the key rejected was
 // refused upstream. It returns nil if the variable now holds a key different
 // from rejected, so that the next Key call returns it. It returns an error
 // wrapping [ErrCannotRefresh] if the variable still holds rejected, or is
-// unset or empty. It does not block and ignores ctx.
+// unset, empty or invalid. It does not block and ignores ctx.
 func (p *EnvProvider) Invalidate(ctx context.Context, scope Scope, rejected Secret) error {
 	if p == nil || p.name == "" {
 		return errUnusableEnv
@@ -85,19 +86,25 @@ func (p *EnvProvider) Invalidate(ctx context.Context, scope Scope, rejected Secr
 	case rejected.equalString(v):
 		return fmt.Errorf("%w: environment variable %s still holds the rejected key", ErrCannotRefresh, p.name)
 	}
-	p.remember(v)
+	if _, err := p.remember(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrCannotRefresh, err)
+	}
 	return nil
 }
 
 // remember returns the Secret for v, reusing the cached one when v has not
-// changed, so that the common path neither draws random bytes nor hashes.
-func (p *EnvProvider) remember(v string) Secret {
+// changed, so that the common path neither validates, draws random bytes
+// nor hashes.
+func (p *EnvProvider) remember(v string) (Secret, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.cur.equalString(v) {
+		if err := checkKey(v, "environment variable "+p.name); err != nil {
+			return Secret{}, err
+		}
 		p.cur = NewSecret(v)
 	}
-	return p.cur
+	return p.cur, nil
 }
 
 var errUnusableEnv = fmt.Errorf("%w: EnvProvider not created by Env", ErrInvalidEnvName)

@@ -2,6 +2,7 @@ package keyprovider_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/gob"
 	"encoding/hex"
@@ -10,10 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secureai-go/secureai/keyprovider"
+	"github.com/secureai-go/secureai/secureaitest"
 )
 
 const canary = "sk-test-canary-0123456789abcdefABCDEF0123456789"
@@ -269,5 +273,105 @@ func TestProvidersDoNotLeak(t *testing.T) {
 		}
 		assertNoLeak(t, fmt.Sprintf("error %d", i), err.Error())
 		assertNoLeak(t, fmt.Sprintf("error %d %%#v", i), fmt.Sprintf("%#v", err))
+	}
+}
+
+// TestNewProvidersDoNotLeak extends TestProvidersDoNotLeak to the File,
+// Vault, Cache and Router providers and to every error path they have
+// with the key somewhere it could be echoed: bad JSON around it, a wrong
+// field, a denied login, a timeout, an invalid key.
+func TestNewProvidersDoNotLeak(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	writeFile(t, good, canary+"\n")
+	file, err := keyprovider.File(good, keyprovider.FileOptions{CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := secureaitest.NewVault(t)
+	fake.AddToken(canary, 0) // the key used as a Vault token, to catch any echo of the token
+	fake.AddAppRole(vaultRoleID, canary, time.Hour)
+	fake.PutKV("secret", "ok", map[string]any{"api_key": canary})
+	fake.PutKV("secret", "badtype", map[string]any{"api_key": []string{canary}})
+	fake.PutKV("secret", "spaces", map[string]any{"api_key": canary + " " + canary})
+	secrets := keyprovider.ScopeMap(map[keyprovider.Scope]keyprovider.VaultRef{
+		{Group: "ok"}:       {Path: "ok"},
+		{Group: "badtype"}:  {Path: "badtype"},
+		{Group: "spaces"}:   {Path: "spaces"},
+		{Group: "nofield"}:  {Path: "ok", Field: "nope"},
+		{Group: "notfound"}: {Path: "none"},
+	})
+	tokenVault := newVault(t, fake, keyprovider.VaultOptions{Token: keyprovider.NewSecret(canary), Secrets: secrets}, true)
+	roleVault := newVault(t, fake, keyprovider.VaultOptions{Secrets: secrets,
+		AppRole: &keyprovider.VaultAppRole{RoleID: keyprovider.NewSecret(vaultRoleID), SecretID: keyprovider.NewSecret(canary)}}, true)
+	badRole := newVault(t, fake, keyprovider.VaultOptions{Secrets: secrets,
+		AppRole: &keyprovider.VaultAppRole{RoleID: keyprovider.NewSecret(vaultRoleID), SecretID: keyprovider.NewSecret(canary + "x")}}, true)
+	cache := keyprovider.NewCache(tokenVault, keyprovider.CacheOptions{})
+	defer cache.Close(t.Context())
+	router, err := keyprovider.NewRouter(map[keyprovider.Scope]keyprovider.Provider{{Group: "ok"}: cache, {Group: "f"}: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	providers := []any{file, tokenVault, roleVault, cache, router}
+	for _, p := range providers {
+		if _, err := p.(keyprovider.Provider).Key(t.Context(), keyprovider.Scope{Group: "ok"}); err != nil && p != file {
+			t.Fatalf("%v: %v", p, err)
+		}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			assertNoLeak(t, fmt.Sprintf("%T %s", p, verb), fmt.Sprintf(verb, p))
+		}
+	}
+
+	var errs []error
+	add := func(_ any, err error) { errs = append(errs, err) }
+	for _, g := range []string{"badtype", "spaces", "nofield", "notfound", "unmapped"} {
+		add(tokenVault.Key(t.Context(), keyprovider.Scope{Group: g}))
+		add(cache.Key(t.Context(), keyprovider.Scope{Group: g}))
+	}
+	add(badRole.Key(t.Context(), keyprovider.Scope{Group: "ok"}))
+	fake.FailNext(1, secureaitest.VaultFault{Hang: true})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	add(roleVault.Key(ctx, keyprovider.Scope{Group: "ok"}))
+	cancel()
+	fake.FailNext(1, secureaitest.VaultFault{Status: 500, Errors: []string{"internal error"}})
+	add(tokenVault.Key(t.Context(), keyprovider.Scope{Group: "ok"}))
+	add(router.Key(t.Context(), keyprovider.Scope{Group: "other"}))
+	errs = append(errs, router.Invalidate(t.Context(), keyprovider.Scope{Group: "f"}, keyprovider.NewSecret(canary)))
+	for _, bad := range []string{canary + " ", `{"api_key":"` + canary + `"}`, canary + "\n\n", canary + "\x00"} {
+		path := filepath.Join(dir, "bad")
+		writeFile(t, path, bad)
+		add(keyprovider.File(path, keyprovider.FileOptions{}))
+		add(nil, keyprovider.ValidateKey(bad))
+		add(keyprovider.Static(bad).Key(t.Context(), keyprovider.Scope{}))
+		add(keyprovider.ExtractKey([]byte(bad), ""))
+		add(keyprovider.ExtractKey([]byte(`{"api_key": "`+bad), "api_key"))
+	}
+	add(keyprovider.ExtractKey([]byte(`{"api_key": 1, "x": "`+canary+`"}`), "api_key"))
+	add(keyprovider.ExtractKey([]byte(`{"key": "`+canary+`"}`), "api_key"))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("error path %d returned nil", i)
+			continue
+		}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%q"} {
+			assertNoLeak(t, fmt.Sprintf("error %d %s", i, verb), fmt.Sprintf(verb, err))
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Error("key", "err", err, "class", keyprovider.ErrorClass(err))
+		assertNoLeak(t, fmt.Sprintf("error %d slog", i), buf.String())
+		j, _ := json.Marshal(err)
+		assertNoLeak(t, fmt.Sprintf("error %d json", i), string(j))
+	}
+	// What the cache holds does not show the key to a reflective walk
+	// (after Close, so that no refresh runs while the walk reads).
+	if err := cache.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, needle := range leakForms(canary) {
+		for _, v := range []any{cache, router, file, tokenVault, roleVault} {
+			if got := findBytes(v, []byte(needle)); len(got) != 0 {
+				t.Errorf("%T: key form found at %s", v, strings.Join(got, ", "))
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const (
@@ -26,21 +27,54 @@ const (
 // the plain key bytes are not in the Secret's fields. The only way to get the
 // key back is [Secret.Reveal].
 //
+// A Secret is of one of two kinds. An API key ([NewSecret]) is sent as
+// OpenAI's "Authorization: Bearer <key>" or Azure's "api-key: <key>" header
+// and does not expire by itself. A bearer token ([NewToken]), such as a
+// Microsoft Entra ID access token for Azure OpenAI, is always sent as
+// "Authorization: Bearer <token>", never as an api-key, and carries the
+// time it expires; see [Secret.IsToken] and [Secret.Expires].
+//
 // The zero value is an empty Secret, equal to NewSecret(""). A Secret is an
 // immutable value: it is safe to copy and to use from many goroutines at
 // once. Secrets cannot be compared with ==; use [Secret.Equal].
 type Secret struct {
-	masked []byte // key XOR pad; nil for the empty Secret
-	pad    []byte // random, len(pad) == len(masked)
-	fp     string // Fingerprint, computed once
+	masked  []byte    // key XOR pad; nil for the empty Secret
+	pad     []byte    // random, len(pad) == len(masked)
+	fp      string    // Fingerprint, computed once
+	token   bool      // a bearer token rather than an API key
+	expires time.Time // zero: does not expire by itself
 }
 
-// NewSecret returns a Secret holding key. It copies key into a masked form
-// and does not retain the string. NewSecret("") returns the zero Secret.
+// NewSecret returns a Secret holding the API key key. It copies key into a
+// masked form and does not retain the string. NewSecret("") returns the zero
+// Secret. NewSecret does not check the key's shape; providers do, with
+// [ValidateKey].
 func NewSecret(key string) Secret {
 	if key == "" {
 		return Secret{}
 	}
+	return maskString(key)
+}
+
+// NewToken returns a Secret holding a bearer token that expires at expires,
+// for example a Microsoft Entra ID access token. [Secret.IsToken] reports
+// true for it, which tells the secureai transport to send it as
+// "Authorization: Bearer" and never as an api-key header, and
+// [Secret.Expires] returns expires, which a [Cache] honours: it never serves
+// the token past that time. A zero expires means that the token's lifetime
+// is unknown. NewToken("", t) returns the zero Secret, which is not a token.
+func NewToken(token string, expires time.Time) Secret {
+	if token == "" {
+		return Secret{}
+	}
+	s := maskString(token)
+	s.token = true
+	s.expires = expires
+	return s
+}
+
+// maskString returns the Secret of a non-empty key.
+func maskString(key string) Secret {
 	pad := make([]byte, len(key))
 	rand.Read(pad) // Never fails since Go 1.24: it crashes the program instead.
 	masked := make([]byte, len(key))
@@ -54,6 +88,41 @@ func NewSecret(key string) Secret {
 		fp:     fingerprintPrefix + hex.EncodeToString(sum[:8]),
 	}
 }
+
+// NewSecretBytes returns a Secret holding the API key in key, like
+// [NewSecret], without building a string from it, and then zeroes key, so
+// that the buffer a provider read the key into does not keep it. An empty
+// key gives the zero Secret.
+func NewSecretBytes(key []byte) Secret { return maskBytes(key) }
+
+// maskBytes is NewSecretBytes.
+func maskBytes(key []byte) Secret {
+	defer clear(key)
+	if len(key) == 0 {
+		return Secret{}
+	}
+	pad := make([]byte, len(key))
+	rand.Read(pad)
+	masked := make([]byte, len(key))
+	for i := range key {
+		masked[i] = key[i] ^ pad[i]
+	}
+	sum := sha256.Sum256(key)
+	return Secret{
+		masked: masked,
+		pad:    pad,
+		fp:     fingerprintPrefix + hex.EncodeToString(sum[:8]),
+	}
+}
+
+// IsToken reports whether s holds a bearer token made by [NewToken] rather
+// than an API key. A transport sends a token as "Authorization: Bearer
+// <token>" and never as an api-key header.
+func (s Secret) IsToken() bool { return s.token }
+
+// Expires returns the time a token made by [NewToken] expires, or the zero
+// time for an API key and for a token whose lifetime is unknown.
+func (s Secret) Expires() time.Time { return s.expires }
 
 // Reveal returns the key. It is the only way to get the key back: call it at
 // the last moment (to set a request header) and do not store or log the
@@ -79,7 +148,8 @@ func (s Secret) Len() int { return len(s.masked) }
 
 // Equal reports whether s and o hold the same key. The comparison takes time
 // that depends on the keys' lengths but not on their contents. Two empty
-// Secrets are equal.
+// Secrets are equal. The kind and the expiry are not compared: a token and
+// an API key with the same bytes are Equal.
 func (s Secret) Equal(o Secret) bool {
 	if len(s.masked) != len(o.masked) {
 		return false

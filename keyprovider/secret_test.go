@@ -134,6 +134,9 @@ func TestScopeString(t *testing.T) {
 		want  string
 	}{
 		{keyprovider.Scope{Environment: "prod", Group: "teamA"}, "prod/teamA"},
+		{keyprovider.Scope{Environment: "prod", Group: "teamA", Tier: "pro"}, "prod/teamA/pro"},
+		{keyprovider.Scope{Environment: "prod", Tier: "pro"}, "prod/-/pro"},
+		{keyprovider.Scope{Tier: "pro"}, "-/-/pro"},
 		{keyprovider.Scope{Environment: "prod"}, "prod"},
 		{keyprovider.Scope{Group: "teamA"}, "-/teamA"},
 		{keyprovider.Scope{}, "-"},

@@ -14,7 +14,8 @@ import (
 // pointers, interfaces, slices, arrays and maps, and returns the paths of the
 // strings and byte sequences that contain needle. It visits each pointer,
 // map and slice once, so cyclic values terminate. It does not follow
-// unsafe.Pointer, functions or channels.
+// unsafe.Pointer, functions or channels, nor into values of the net,
+// crypto/tls and context packages (HTTP clients and servers, contexts).
 func findBytes(v any, needle []byte) []string {
 	w := &walker{needle: needle, seen: make(map[visit]bool)}
 	w.walk(reflect.ValueOf(v), "v")
@@ -50,6 +51,9 @@ func (w *walker) check(b []byte, path string) {
 }
 
 func (w *walker) walk(v reflect.Value, path string) {
+	if pkg := v.Type().PkgPath(); pkg == "net" || pkg == "context" || strings.HasPrefix(pkg, "net/") || strings.HasPrefix(pkg, "crypto/tls") {
+		return // live network state (clients, servers, connections): no key holders, and racy to read
+	}
 	switch v.Kind() {
 	case reflect.String:
 		w.check([]byte(v.String()), path)

@@ -1,0 +1,36 @@
+package tokens
+
+import (
+	"strings"
+	"testing"
+)
+
+// prompt4K is about 4 KB of English prose with some code and punctuation.
+var prompt4K = func() string {
+	const para = "The quick brown fox jumps over the lazy dog; it's 42 degrees, isn't it? " +
+		"func main() { fmt.Println(\"hello, world\") } // a comment\n"
+	return strings.Repeat(para, 4096/len(para)+1)[:4096]
+}()
+
+func BenchmarkUpperBound4K(b *testing.B) {
+	b.SetBytes(int64(len(prompt4K)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n = Estimate{TextBytes: WireBytes(prompt4K), Messages: 2}.UpperBound("gpt-4o")
+	}
+	b.ReportMetric(float64(n), "tokens")
+}
+
+func BenchmarkCount4K(b *testing.B) {
+	if _, err := Count("gpt-4o", "warm up"); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(prompt4K)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n, _ = Count("gpt-4o", prompt4K)
+	}
+	b.ReportMetric(float64(n), "tokens")
+}
