@@ -18,6 +18,7 @@ import (
 	"github.com/sashabaranov/go-openai"
 
 	"github.com/secureai-go/secureai/audit"
+	"github.com/secureai-go/secureai/keyprovider"
 	"github.com/secureai-go/secureai/ratelimit"
 )
 
@@ -176,9 +177,10 @@ func checkAzureVersion(v string) error {
 }
 
 // Close stops the client: later calls fail with ErrClosed, open streams are
-// closed (their budget reconciled and audit event written), idle
-// connections of the default transport are closed, and the audit sink is
-// flushed and closed when it can be. Close waits for calls in flight, up to
+// closed (their budget reconciled and audit event written), the key
+// provider is closed when it runs background work (a [keyprovider.Cache]),
+// idle connections of the default transport are closed, and the audit sink
+// is flushed and closed when it can be. Close waits for calls in flight, up to
 // ctx's deadline.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
@@ -209,6 +211,9 @@ func (c *Client) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("secureai: close: calls still in flight: %w", ctx.Err()))
 		}
+	}
+	if kc, ok := c.cfg.keys.(keyprovider.Closer); ok {
+		errs = append(errs, kc.Close(ctx))
 	}
 	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()

@@ -222,7 +222,7 @@ func TestWhatLeavesTheProcess(t *testing.T) {
 
 	t.Run("scope", func(t *testing.T) {
 		for _, s := range f.keys.Scopes() {
-			if s != (keyprovider.Scope{Environment: "prod", Group: "team-a"}) {
+			if s != (keyprovider.Scope{Environment: "prod", Group: "team-a", Tier: "pro"}) {
 				t.Errorf("scope %v", s)
 			}
 		}

@@ -80,7 +80,7 @@ func TestUpstreamFaults(t *testing.T) {
 		{"connection reset every time", repeat(secureaitest.Fault{Reset: true}, 3), nil,
 			want{kind: secureai.ErrUpstream, retries: 2, reason: "transport", netErr: true}},
 		{"connection reset then ok", []secureaitest.Fault{{Reset: true}}, nil, want{ok: true, retries: 1}},
-		{"401 with a key that cannot refresh", nil, func(k *secureaitest.Keys) {}, want{kind: secureai.ErrUpstream, status: 401, retries: 0, reason: "invalid_api_key", apiErr: true}},
+		{"401 with a key that cannot refresh", nil, func(k *secureaitest.Keys) {}, want{kind: secureai.ErrKeyUnavailable, status: 401, retries: 0, reason: "invalid_api_key", apiErr: true}},
 		{"401 refreshed once", nil, func(k *secureaitest.Keys) { k.RotateOnInvalidate(rotatedKey) }, want{ok: true, retries: 1}},
 		{"malformed JSON echo", []secureaitest.Fault{{EchoRequest: true}}, nil,
 			want{kind: secureai.ErrUpstream, retries: 0, reason: "malformed_response"}},

@@ -14,7 +14,6 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/sashabaranov/go-openai"
 
 	"github.com/secureai-go/secureai"
 	"github.com/secureai-go/secureai/audit"
@@ -341,5 +340,3 @@ func randHex() string {
 	}
 	return string(b)
 }
-
-var _ = openai.ChatCompletionRequest{}

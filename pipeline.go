@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -244,17 +245,33 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	}
 
 	// 7. Key for this caller's scope, injected later by the transport.
-	st.scope = keyprovider.Scope{Environment: call.Environment, Group: call.Caller.Group}
-	key, err := cfg.keys.Key(ctx, st.scope)
+	call.enter(StageKey)
+	st.scope = keyprovider.Scope{Environment: call.Environment, Group: call.Caller.Group, Tier: call.Caller.Tier}
+	var key keyprovider.Secret
+	var info keyprovider.Info
+	if ip, ok := cfg.keys.(keyprovider.InfoProvider); ok {
+		key, info, err = ip.KeyInfo(ctx, st.scope)
+	} else {
+		key, err = cfg.keys.Key(ctx, st.scope)
+	}
 	if err == nil && key.IsZero() {
 		err = keyprovider.ErrNoKey
 	}
 	if err != nil {
-		return st.deny(&Error{Kind: ErrKeyUnavailable, Stage: StageKey, Check: typeName(cfg.keys), Reason: "no_key", Err: err})
+		return st.deny(&Error{Kind: ErrKeyUnavailable, Stage: StageKey, Check: "key_provider", Reason: keyReason(err), Err: err})
 	}
 	st.key = key
 	st.ev.KeyFingerprint = key.Fingerprint()
-	st.decide(StageKey, "key", audit.VerdictAllow, "")
+	switch {
+	case info.Stale:
+		// Served from the cache past its expiry while the store fails:
+		// allowed within the grace period, and on the record.
+		st.decide(StageKey, "key", audit.VerdictAllow, "stale_key_refresh_failed_"+keyReason(info.RefreshErr))
+	case info.RefreshErr != nil:
+		st.decide(StageKey, "key", audit.VerdictAllow, "early_refresh_failed_"+keyReason(info.RefreshErr))
+	default:
+		st.decide(StageKey, "key", audit.VerdictAllow, "")
+	}
 
 	// 8. Moderation pre-check, on the rewritten input.
 	if cfg.moderator != nil {
@@ -473,6 +490,11 @@ func (c *Client) upstreamError(ctx context.Context, st *callState, err error) er
 		if code, ok := apiErr.Code.(string); ok && isCode(code) {
 			e.Reason = code
 		}
+		if apiErr.HTTPStatusCode == http.StatusUnauthorized {
+			// The key was rejected, and refreshing it (once) did not help or
+			// was not possible.
+			e.Kind, e.Check = ErrKeyUnavailable, "key_rejected"
+		}
 	case errors.As(err, &reqErr):
 		clean := *reqErr
 		clean.Body = nil
@@ -504,6 +526,14 @@ func stripErr(err error) error {
 }
 
 var errMalformed = errors.New("malformed JSON")
+
+// keyReason is the short, content-free class of a key provider error.
+func keyReason(err error) string {
+	if c := keyprovider.ErrorClass(err); isCode(c) {
+		return c
+	}
+	return "key_error"
+}
 
 // isCode reports whether an upstream error code is a short identifier safe
 // to repeat in an error string and an audit event.

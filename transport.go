@@ -214,10 +214,14 @@ func (h *httpLayer) attemptRequest(req *http.Request, key keyprovider.Secret, at
 		}
 		r.Body = body
 	}
-	if h.azure {
+	switch {
+	case key.IsToken(): // an Entra ID (OAuth) token: bearer, on Azure too
+		r.Header.Del(openai.AzureAPIKeyHeader)
+		r.Header.Set("Authorization", "Bearer "+key.Reveal())
+	case h.azure:
 		r.Header.Del("Authorization")
 		r.Header.Set(openai.AzureAPIKeyHeader, key.Reveal())
-	} else {
+	default:
 		r.Header.Set("Authorization", "Bearer "+key.Reveal())
 	}
 	return r, nil

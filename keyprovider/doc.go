@@ -74,6 +74,16 @@
 // hot path: implementations must be safe for concurrent use and cheap after
 // the first call, caching what they fetch.
 //
+// A Secret made by [NewToken] ([Secret.IsToken], as the entra package
+// returns) is a bearer token: it is always sent as "Authorization: Bearer",
+// never as Azure's api-key header, and it expires at [Secret.Expires]. A
+// provider that implements [InfoProvider] ([Cache] and [Router] do) also
+// says where a key came from and whether a refresh failed ([Info]), which
+// the transport records in its audit event as [ErrorClass] of
+// [Info.RefreshErr], never as the error's text. A provider that implements
+// [Closer] ([Cache], [Router], [VaultProvider]) is closed by the client
+// that owns it.
+//
 // # Refreshing a rejected key
 //
 // A provider that can obtain a different key (one that reads a variable, a
