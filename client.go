@@ -2,7 +2,9 @@ package secureai
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +45,7 @@ type Client struct {
 	audit      audit.Sink
 	pkey       []byte
 	pseudonyms pseudonymCache
+	hmacs      sync.Pool          // keyed HMAC-SHA-256 states for the audit's hashes
 	prices     *ratelimit.Limiter // prices tokens for the audit's cost
 	provider   string
 
@@ -110,6 +113,7 @@ func New(opts ...Option) (*Client, error) {
 	} else {
 		c.pkey = []byte(cfg.pseudonymKey.Reveal())
 	}
+	c.hmacs.New = func() any { return hmac.New(sha256.New, c.pkey) }
 	c.prices = cfg.limiter
 	if c.prices == nil {
 		c.prices, _ = ratelimit.New(ratelimit.Options{}) // no rules: only its price table is used

@@ -2,7 +2,6 @@ package secureai
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/sashabaranov/go-openai"
 
@@ -557,20 +557,24 @@ func typeName(v any) string { return fmt.Sprintf("%T", v) }
 // (system and developer messages, Responses instructions), so that audit
 // can correlate prompts without holding them.
 func (c *Client) hashInput(fields []TextField) (input, system string) {
-	in := hmac.New(sha256.New, c.pkey)
+	in := c.hmacs.Get().(hash.Hash)
+	defer c.hmacs.Put(in)
+	in.Reset()
 	var sys hash.Hash
 	var sep = [1]byte{0}
 	for i := range fields {
 		f := &fields[i]
-		io.WriteString(in, f.Path)
+		in.Write(bytesOf(f.Path))
 		in.Write(sep[:])
-		io.WriteString(in, f.Text)
+		in.Write(bytesOf(f.Text))
 		in.Write(sep[:])
 		if f.Role == "system" || f.Role == "developer" {
 			if sys == nil {
-				sys = hmac.New(sha256.New, c.pkey)
+				sys = c.hmacs.Get().(hash.Hash)
+				defer c.hmacs.Put(sys)
+				sys.Reset()
 			}
-			io.WriteString(sys, f.Text)
+			sys.Write(bytesOf(f.Text))
 			sys.Write(sep[:])
 		}
 	}
@@ -580,6 +584,11 @@ func (c *Client) hashInput(fields []TextField) (input, system string) {
 	}
 	return input, system
 }
+
+// bytesOf views s as bytes without copying it, for hash.Hash.Write, which
+// only reads its argument and never keeps it (the hmac hash has no
+// WriteString, and copying a large prompt would cost more than hashing it).
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func hashString(h hash.Hash) string {
 	var sum [sha256.Size]byte

@@ -12,6 +12,7 @@ import (
 	"github.com/secureai-go/secureai"
 	"github.com/secureai-go/secureai/audit"
 	"github.com/secureai-go/secureai/keyprovider"
+	"github.com/secureai-go/secureai/ratelimit"
 	"github.com/secureai-go/secureai/secureaitest"
 )
 
@@ -94,6 +95,25 @@ func BenchmarkChat(b *testing.B) {
 			b.Fatal(err)
 		}
 		paired(b, srv, newClient(b, srv, secureai.WithAuditSink(async)))
+	})
+
+	// paired-limits adds the in-memory limiter (request rate, concurrency,
+	// token and spend budgets per caller, group and globally) and keys
+	// behind a keyprovider.Cache.
+	b.Run("paired-limits", func(b *testing.B) {
+		lim, err := ratelimit.New(ratelimit.Options{Rules: ratelimit.Rules{
+			Global: ratelimit.Limits{TokensPerMinute: 1 << 40, USDPerMonth: 1e9},
+			Default: ratelimit.TierRules{
+				Caller: ratelimit.Limits{Requests: []ratelimit.Rate{ratelimit.PerSecond(1 << 20)}, Concurrent: 64, TokensPerDay: 1 << 40},
+				Group:  ratelimit.Limits{TokensPerDay: 1 << 40},
+			},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys := keyprovider.NewCache(keyprovider.Static(benchKey), keyprovider.CacheOptions{})
+		sink, _ := audit.NewJSONSink(io.Discard)
+		paired(b, srv, newClient(b, srv, secureai.WithLimiter(lim), secureai.WithKeyProvider(keys), secureai.WithAuditSink(sink)))
 	})
 }
 
