@@ -174,28 +174,8 @@ func (e *Event) appendJSONBody(b []byte, logKeys bool) []byte {
 	b = appendNum(b, keyInputBytes, e.InputBytes, true)
 	b = appendStr(b, keyInputHash, e.InputHash, false)
 	b = appendStr(b, keySystemPromptHash, e.SystemPromptHash, false)
-	if len(e.Decisions) > 0 {
-		b = appendKey(b, keyDecisions, false)
-		b = append(b, '[')
-		for i := range e.Decisions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendDecision(b, &e.Decisions[i])
-		}
-		b = append(b, ']')
-	}
-	if len(e.Findings) > 0 {
-		b = appendKey(b, keyFindings, false)
-		b = append(b, '[')
-		for i := range e.Findings {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFinding(b, &e.Findings[i])
-		}
-		b = append(b, ']')
-	}
+	b = appendList(b, keyDecisions, e.Decisions, appendDecision)
+	b = appendList(b, keyFindings, e.Findings, appendFinding)
 	b = appendStr(b, keyOutcome, string(e.Outcome), true)
 	b = appendStr(b, keyErrorType, e.ErrorType, false)
 	b = appendStr(b, keyStage, e.Stage, false)
@@ -394,4 +374,20 @@ func (d *Decision) UnmarshalJSON(b []byte) error {
 	*d = Decision(v.plain)
 	d.Duration = time.Duration(v.DurationMS * float64(time.Millisecond))
 	return nil
+}
+
+// appendList appends key and a JSON array of xs, each encoded by enc; an
+// empty list is left out.
+func appendList[T any](b []byte, key string, xs []T, enc func([]byte, *T) []byte) []byte {
+	if len(xs) == 0 {
+		return b
+	}
+	b = append(appendKey(b, key, false), '[')
+	for i := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = enc(b, &xs[i])
+	}
+	return append(b, ']')
 }
