@@ -46,6 +46,7 @@ type Client struct {
 	pkey       []byte
 	pseudonyms pseudonymCache
 	hmacs      sync.Pool          // keyed HMAC-SHA-256 states for the audit's hashes
+	keyFPs     sync.Map           // Secret.Fingerprint → keyed audit fingerprint
 	prices     *ratelimit.Limiter // prices tokens for the audit's cost
 	provider   string
 

@@ -213,9 +213,13 @@ func TestWhatLeavesTheProcess(t *testing.T) {
 		if got := f.rec.Len(); got != len(cases)+3 {
 			t.Errorf("%d audit events for %d calls", got, len(cases)+3)
 		}
+		unkeyed := keyprovider.NewSecret(testKey).Fingerprint()
 		for _, ev := range f.rec.Events() {
 			if ev.Outcome != audit.OutcomeOK || ev.KeyFingerprint == "" || ev.Caller == "" || ev.Caller == "alice@example.com" {
 				t.Errorf("event %+v", ev)
+			}
+			if !strings.HasPrefix(ev.KeyFingerprint, "kfp_") || ev.KeyFingerprint == unkeyed {
+				t.Errorf("key fingerprint %q is not the keyed one", ev.KeyFingerprint)
 			}
 		}
 	})

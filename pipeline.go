@@ -261,7 +261,7 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 		return st.deny(&Error{Kind: ErrKeyUnavailable, Stage: StageKey, Check: "key_provider", Reason: keyReason(err), Err: err})
 	}
 	st.key = key
-	st.ev.KeyFingerprint = key.Fingerprint()
+	st.ev.KeyFingerprint = c.keyFingerprint(key)
 	switch {
 	case info.Stale:
 		// Served from the cache past its expiry while the store fails:
@@ -526,6 +526,26 @@ func stripErr(err error) error {
 }
 
 var errMalformed = errors.New("malformed JSON")
+
+// keyFingerprint returns the audit's fingerprint of a key: "kfp_" and 16
+// hex digits of HMAC-SHA-256 under the client's pseudonym key, so that a
+// trail identifies keys without letting anyone test a guessed key against
+// it. It is computed once per distinct key.
+func (c *Client) keyFingerprint(key keyprovider.Secret) string {
+	id := key.Fingerprint() // unkeyed, cached in the Secret: a map key only
+	if fp, ok := c.keyFPs.Load(id); ok {
+		return fp.(string)
+	}
+	h := c.hmacs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte("secureai key fingerprint\x00"))
+	h.Write(bytesOf(key.Reveal()))
+	var sum [sha256.Size]byte
+	fp := "kfp_" + hex.EncodeToString(h.Sum(sum[:0])[:8])
+	c.hmacs.Put(h)
+	c.keyFPs.Store(id, fp)
+	return fp
+}
 
 // keyReason is the short, content-free class of a key provider error.
 func keyReason(err error) string {
