@@ -22,6 +22,7 @@ import (
 	"github.com/secureai-go/secureai/audit"
 	"github.com/secureai-go/secureai/keyprovider"
 	"github.com/secureai-go/secureai/ratelimit"
+	"github.com/secureai-go/secureai/sanitize"
 )
 
 // Client calls the OpenAI API through the secureai pipeline. It has the
@@ -107,6 +108,13 @@ func New(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 
+	if cfg.slots[StageHygiene] != slotDisabled { // the invisible-Unicode check runs first
+		p := sanitize.DefaultUnicodePolicy()
+		if cfg.unicode != nil {
+			p = *cfg.unicode
+		}
+		cfg.hygiene = append([]InputChecker{unicodeHygiene{p}}, cfg.hygiene...)
+	}
 	c := &Client{cfg: cfg, streams: map[*streamCore]struct{}{}}
 	if cfg.pseudonymKey.IsZero() {
 		c.pkey = make([]byte, 32)

@@ -321,3 +321,5 @@ func (a azureRewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return a.rt.RoundTrip(r)
 }
+
+type auditDecision = audit.Decision

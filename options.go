@@ -15,6 +15,7 @@ import (
 	"github.com/secureai-go/secureai/audit"
 	"github.com/secureai-go/secureai/keyprovider"
 	"github.com/secureai-go/secureai/ratelimit"
+	"github.com/secureai-go/secureai/sanitize"
 )
 
 // Option configures a [Client]. Options are applied in order by [New];
@@ -130,6 +131,7 @@ type config struct {
 
 	limiter      *ratelimit.Limiter // set by WithLimiter; prices the audit's cost
 	rateLimiter  RateLimiter
+	unicode      *sanitize.UnicodePolicy // WithUnicodeHygiene; nil: the default policy
 	hygiene      []InputChecker
 	inputChecks  []InputChecker
 	budget       Budget

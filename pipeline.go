@@ -196,7 +196,16 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 			return st.deny(asStageError(err, ErrInputRejected, StageHygiene, typeName(chk)))
 		}
 	}
-	st.decide(StageHygiene, "hygiene", audit.VerdictAllow, "")
+	var beforeChecks []TextField // the texts after hygiene, to tell what stage 5 changed
+	if len(cfg.hygiene) > 0 && changed(orig, in.Fields) {
+		st.decide(StageHygiene, "hygiene", audit.VerdictModify, "")
+		if len(cfg.inputChecks) > 0 {
+			beforeChecks = slices.Clone(in.Fields)
+		}
+	} else {
+		st.decide(StageHygiene, "hygiene", audit.VerdictAllow, "")
+		beforeChecks = orig
+	}
 
 	// 5. Input checks, in order; they may rewrite the texts.
 	call.enter(StageInput)
@@ -210,8 +219,10 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 			return st.deny(refuse(ErrInputRejected, StageInput, "rewrite", "fields_added_or_removed"))
 		}
 		verdict := audit.VerdictAllow
-		if changed(orig, in.Fields) {
+		if len(cfg.inputChecks) > 0 && changed(beforeChecks, in.Fields) {
 			verdict = audit.VerdictModify
+		}
+		if changed(orig, in.Fields) {
 			ep.clone(req)
 			aw := walker{apply: true, fields: in.Fields}
 			ep.walk(req, &aw)

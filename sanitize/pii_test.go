@@ -1,0 +1,85 @@
+package sanitize
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestScanPII(t *testing.T) {
+	tests := []struct {
+		text, typ, match string
+	}{
+		{"write to jane.doe+news@example.com.", "email", "jane.doe+news@example.com"},
+		{"call (415) 555-0132 now", "phone", "(415) 555-0132"},
+		{"or +44 20 7123 4567", "phone", "+44 20 7123 4567"},
+		{"card 4111 1111 1111 1111 ok", "credit_card", "4111 1111 1111 1111"},
+		{"amex 371449635398431", "credit_card", "371449635398431"},
+		{"IBAN DE89 3704 0044 0532 0130 00 thanks", "iban", "DE89 3704 0044 0532 0130 00"},
+		{"GB82WEST12345698765432", "iban", "GB82WEST12345698765432"},
+		{"ssn 078-05-1121", "us_ssn", "078-05-1121"},
+		{"host 192.168.1.10.", "ip_address", "192.168.1.10"},
+		{"v6 2001:db8::1 here", "ip_address", "2001:db8::1"},
+		{"Zoë's mail: zoë@x.io is not ASCII but zoe@x.io is", "email", "zoe@x.io"},
+	}
+	for _, tt := range tests {
+		fs := ScanPII(tt.text)
+		secCheckFindings(t, tt.text, fs)
+		if len(fs) != 1 || fs[0].Type != tt.typ || tt.text[fs[0].Start:fs[0].End] != tt.match {
+			got := make([]string, len(fs))
+			for i, f := range fs {
+				got[i] = f.Type + ":" + tt.text[f.Start:f.End]
+			}
+			t.Errorf("ScanPII(%q) = %v, want one %s %q", tt.text, got, tt.typ, tt.match)
+		}
+	}
+}
+
+func TestScanPIINegatives(t *testing.T) {
+	for _, text := range []string{
+		"In 2024 we sold 1,234 units at 12:30 on 2024-11-23, version 1.2.3.",
+		"card 4111 1111 1111 1112",           // Luhn fails
+		"ssn 666-12-3456 and 078-05-1120",    // forbidden area, advertised number
+		"DE89 3704 0044 0532 0130 01",        // mod-97 fails
+		"std::vector and a::b and 1:2:3:4",   // not addresses
+		"my email is info@presidio. ok",      // no TLD
+		"[EMAIL_1] and [PHONE_2] and [IP_3]", // placeholders
+	} {
+		if fs := ScanPII(text); len(fs) != 0 {
+			t.Errorf("ScanPII(%q) = %+v, want none", text, fs)
+		}
+	}
+}
+
+func BenchmarkScanPII(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"4KB", 4 << 10}, {"1MB", 1 << 20}} {
+		text := benignText(size.n)
+		b.Run(size.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if fs := ScanPII(text); fs != nil {
+					b.Fatal(fs)
+				}
+			}
+		})
+	}
+}
+
+func FuzzScanPII(f *testing.F) {
+	for _, s := range []string{"a@b.co", "(415) 555-0132", "+44 20 7123 4567", "4111 1111 1111 1111",
+		"DE89 3704 0044 0532 0130 00", "078-05-1121", "::1", "fe80::1%eth0", "1.2.3.4", strings.Repeat("9", 40), benignText(300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		fs := ScanPII(text)
+		secCheckFindings(t, text, fs)
+		for _, x := range fs {
+			if x.Kind != KindPII || x.Type == "" {
+				t.Fatalf("bad finding %+v", x)
+			}
+		}
+	})
+}
