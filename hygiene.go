@@ -52,3 +52,80 @@ func reportFindings(call *Call, findings []sanitize.Finding) {
 		i = j
 	}
 }
+
+// WithRedaction adds a secrets and personal-data check to stage 5 and the
+// matching output check to stage 10. Each text field of the request is
+// scanned ([sanitize.NewScanner]: provider keys and tokens with their
+// checksums, private keys, passwords in URLs, e-mails, phone numbers,
+// payment cards, IBANs, US SSNs, IP addresses) and each finding is allowed,
+// redacted ("[EMAIL_1]"), pseudonymised (kept in a per-call vault) or
+// refused per p. The answer gets the pseudonyms restored and any secret in
+// it redacted. Findings go to the audit event as kinds and counts.
+//
+// Background: redaction changes what the model sees; pseudonymisation
+// lets the answer name the original value again without the provider ever
+// seeing it. A refusal is ErrInputRejected with Reason
+// "<kind>_<type>", e.g. "secret_aws_access_key_id".
+//
+// On streams the output side holds each choice back until its end (the
+// incremental guard comes with the streaming output checks). Default: off
+// in this version.
+func WithRedaction(p sanitize.Policy) Option {
+	return func(c *config) error {
+		r := &redactor{p: p, scan: sanitize.NewScanner()}
+		c.inputChecks = append(c.inputChecks, r)
+		c.outputChecks = append(c.outputChecks, r)
+		c.slots[StageInput], c.slots[StageOutput] = slotSet, slotSet
+		return nil
+	}
+}
+
+type redactor struct {
+	p    sanitize.Policy
+	scan sanitize.Scanner
+}
+
+type vaultKey struct{}
+
+func (r *redactor) CheckInput(_ context.Context, call *Call, in *Input) error {
+	var v *sanitize.Vault
+	for i := range in.Fields {
+		findings := r.scan.Scan(in.Fields[i].Text)
+		if len(findings) == 0 {
+			continue
+		}
+		reportFindings(call, findings)
+		if v == nil {
+			v = &sanitize.Vault{}
+		}
+		out, blocked := sanitize.Apply(in.Fields[i].Text, findings, r.p, v)
+		if blocked != nil {
+			return refuse(ErrInputRejected, StageInput, "redaction", string(blocked.Kind)+"_"+blocked.Type)
+		}
+		in.Fields[i].Text = out
+	}
+	if v != nil {
+		call.Set(vaultKey{}, v)
+	}
+	return nil
+}
+
+// outputPolicy redacts secrets in answers and leaves personal data alone
+// (the answer may quote what the user sent, restored from the vault).
+var outputPolicy = sanitize.Policy{Secrets: sanitize.Redact, Default: sanitize.Allow}
+
+func (r *redactor) CheckOutput(_ context.Context, call *Call, out *Output) error {
+	v, _ := call.Value(vaultKey{}).(*sanitize.Vault)
+	for i := range out.Fields {
+		text := out.Fields[i].Text
+		if findings := sanitize.ScanSecrets(text); len(findings) > 0 {
+			reportFindings(call, findings)
+			text, _ = sanitize.Apply(text, findings, outputPolicy, nil)
+		}
+		if v != nil {
+			text = v.Restore(text)
+		}
+		out.Fields[i].Text = text
+	}
+	return nil
+}

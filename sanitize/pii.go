@@ -17,14 +17,14 @@ const PhoneRegion = "US"
 // piiAnchor marks the bytes that can start a PII rule: '@' (e-mail), digits,
 // '+' and '(' (phone numbers, cards, SSNs, IPv4), ':' (IPv6) and capital
 // letters (IBAN).
-var piiAnchor = func() (t [256]bool) {
+var piiAnchor = func() (t [256]uint8) {
 	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+		t[c] = 1
 	}
 	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
+		t[c] = 1
 	}
-	t['@'], t['+'], t['('], t[':'] = true, true, true, true
+	t['@'], t['+'], t['('], t[':'] = 1, 1, 1, 1
 	return t
 }()
 
@@ -40,11 +40,11 @@ var piiAnchor = func() (t [256]bool) {
 func ScanPII(text string) []Finding {
 	var out []Finding
 	lastIP := -1
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if !piiAnchor[c] {
-			continue
+	for i := 0; ; i++ {
+		if i = nextAnchor(text, i, &piiAnchor); i >= len(text) {
+			break
 		}
+		c := text[i]
 		var s, e int
 		var typ string
 		switch {
