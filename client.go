@@ -287,12 +287,12 @@ func (c *Client) Controls() []Control {
 		{Stage: StageCaller, On: true, What: caller},
 		{Stage: StagePolicy, On: true, What: fmt.Sprintf("%d pinned + %d floating models; output cap %d (max %d); %d messages, n<=%d, %d tools; %s; safety_identifier pseudonymised",
 			pinned, len(cfg.floating), cfg.defaultOutput, cfg.maxOutput, cfg.maxMessages, cfg.maxChoices, cfg.maxTools, store)},
-		slot(StageRateLimit, cfg.rateLimiter != nil, fmt.Sprintf("%T", cfg.rateLimiter), false),
+		slot(StageRateLimit, cfg.rateLimiter != nil, describe(cfg.rateLimiter), false),
 		{Stage: StageHygiene, On: true, What: hyg},
 		slot(StageInput, len(cfg.inputChecks) > 0, typeNames(cfg.inputChecks), false),
-		slot(StageBudget, cfg.budget != nil, fmt.Sprintf("%T", cfg.budget), true),
+		slot(StageBudget, cfg.budget != nil, describe(cfg.budget), true),
 		{Stage: StageKey, On: true, What: fmt.Sprintf("%T, scope %s/<group>, injected per request", cfg.keys, cfg.environment)},
-		slot(StageModeration, cfg.moderator != nil, fmt.Sprintf("%T", cfg.moderator), true),
+		slot(StageModeration, cfg.moderator != nil, describe(cfg.moderator), true),
 		{Stage: StageUpstream, On: true, What: fmt.Sprintf("%s via %s; TLS>=1.2, egress %s, %d retries with jitter", c.provider, c.http.base, c.http.egressList(), cfg.retry.MaxRetries)},
 		slot(StageOutput, len(cfg.outputChecks) > 0, typeNames(cfg.outputChecks), false),
 	}
@@ -301,9 +301,18 @@ func (c *Client) Controls() []Control {
 func typeNames[T any](xs []T) string {
 	names := make([]string, len(xs))
 	for i, x := range xs {
-		names[i] = fmt.Sprintf("%T", x)
+		names[i] = describe(x)
 	}
 	return strings.Join(names, ", ")
+}
+
+// describe names a slot's implementation for Controls: its String method
+// when it has one (the built-in ones do), else its type.
+func describe(x any) string {
+	if s, ok := x.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", x)
 }
 
 // String describes the client without any secret.

@@ -28,6 +28,18 @@ func WithUnicodeHygiene(p sanitize.UnicodePolicy) Option {
 // of WithInputHygiene.
 type unicodeHygiene struct{ p sanitize.UnicodePolicy }
 
+// String describes the check for Client.Controls.
+func (u unicodeHygiene) String() string {
+	act := func(a sanitize.Action) string {
+		if a == sanitize.Redact || a == sanitize.Pseudonymise {
+			return "strip" // for invisible characters, redacting is removing
+		}
+		return a.String()
+	}
+	return "invisible Unicode (tags " + act(u.p.Tags) + ", zero-width " + act(u.p.ZeroWidth) +
+		", bidi " + act(u.p.Bidi) + ", controls " + act(u.p.Controls) + ")"
+}
+
 func (u unicodeHygiene) CheckInput(_ context.Context, call *Call, in *Input) error {
 	for i := range in.Fields {
 		cleaned, findings, err := sanitize.CleanUnicode(in.Fields[i].Text, u.p)
@@ -86,6 +98,9 @@ type redactor struct {
 }
 
 type vaultKey struct{}
+
+// String describes the check for Client.Controls.
+func (r *redactor) String() string { return "secrets and PII (sanitize: redact/pseudonymise/block)" }
 
 func (r *redactor) CheckInput(_ context.Context, call *Call, in *Input) error {
 	var v *sanitize.Vault

@@ -50,6 +50,9 @@ type limiterSlots struct{ l *ratelimit.Limiter }
 
 type permitKey struct{}
 
+// String describes the limiter for Client.Controls.
+func (a *limiterSlots) String() string { return "ratelimit.Limiter" }
+
 func subject(call *Call) ratelimit.Subject {
 	return ratelimit.Subject{Caller: call.Pseudonym, Group: call.Caller.Group, Tier: call.Caller.Tier, Model: call.Model}
 }
