@@ -25,6 +25,9 @@ type endpoint[Req any] struct {
 	// estimate describes the prompt beyond its texts (messages, images,
 	// tools) for the token bound; nil: one message per text.
 	estimate func(r *Req) tokens.Estimate
+	// tools returns the functions the request offers, by name, with their
+	// parameter schemas, for the tool-call check; nil: no tool calls.
+	tools func(r *Req) map[string]any
 }
 
 var chatEndpoint = &endpoint[openai.ChatCompletionRequest]{
@@ -34,6 +37,7 @@ var chatEndpoint = &endpoint[openai.ChatCompletionRequest]{
 	walk:     walkChat,
 	clone:    cloneChat,
 	estimate: chatEstimate,
+	tools:    chatTools,
 }
 
 var responsesEndpoint = &endpoint[openai.CreateResponseRequest]{
@@ -43,6 +47,7 @@ var responsesEndpoint = &endpoint[openai.CreateResponseRequest]{
 	walk:     walkResponses,
 	clone:    cloneResponses,
 	estimate: responsesEstimate,
+	tools:    responsesTools,
 }
 
 var embeddingsEndpoint = &endpoint[openai.EmbeddingRequest]{
@@ -222,10 +227,13 @@ func walkChatOutput(r *openai.ChatCompletionResponse, w *walker) {
 			w.str(&m.MultiContent[j].Text, "assistant", p+".content["+itoa(j)+"].text")
 		}
 		if m.FunctionCall != nil {
+			w.str(&m.FunctionCall.Name, "assistant", p+".function_call.name")
 			w.str(&m.FunctionCall.Arguments, "assistant", p+".function_call.arguments")
 		}
 		for j := range m.ToolCalls {
-			w.str(&m.ToolCalls[j].Function.Arguments, "assistant", p+".tool_calls["+itoa(j)+"].function.arguments")
+			tp := p + ".tool_calls[" + itoa(j) + "].function"
+			w.str(&m.ToolCalls[j].Function.Name, "assistant", tp+".name")
+			w.str(&m.ToolCalls[j].Function.Arguments, "assistant", tp+".arguments")
 		}
 	}
 }

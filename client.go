@@ -115,6 +115,23 @@ func New(opts ...Option) (*Client, error) {
 		}
 		cfg.hygiene = append([]InputChecker{unicodeHygiene{p}}, cfg.hygiene...)
 	}
+	if cfg.slots[StageInput] != slotDisabled { // the built-in checks run first
+		builtins, err := builtinInputChecks(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.inputChecks = append(builtins, cfg.inputChecks...)
+	}
+	if cfg.maxFieldBytes == 0 || cfg.maxFieldBytes > cfg.maxInputBytes {
+		cfg.maxFieldBytes = cfg.maxInputBytes
+	}
+	cfg.toolSchemas = newSchemaCache(256)
+	if cfg.slots[StageOutput] != slotDisabled {
+		cfg.outputChecks = append(builtinOutputChecks(cfg), cfg.outputChecks...)
+	}
+	if cfg.reviewer != nil { // the reviewer sees the answer after every other check
+		cfg.outputChecks = append(cfg.outputChecks, cfg.reviewer)
+	}
 	c := &Client{cfg: cfg, streams: map[*streamCore]struct{}{}}
 	if cfg.pseudonymKey.IsZero() {
 		c.pkey = make([]byte, 32)
@@ -227,6 +244,9 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	if kc, ok := c.cfg.keys.(keyprovider.Closer); ok {
 		errs = append(errs, kc.Close(ctx))
+	}
+	if c.cfg.limiter != nil { // return leased permits to the shared store
+		errs = append(errs, c.cfg.limiter.Close(ctx))
 	}
 	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()

@@ -44,6 +44,9 @@ var (
 	ErrStreamCut = errors.New("secureai: stream cut")
 	// ErrOutputBlocked: an output check refused the model's answer.
 	ErrOutputBlocked = errors.New("secureai: output blocked")
+	// ErrHeldForReview: a Reviewer kept the answer for a human; the
+	// error's ReviewID names the review. The caller never sees the answer.
+	ErrHeldForReview = errors.New("secureai: held for review")
 	// ErrEgressDenied: the HTTP layer refused to send a request to a host or
 	// scheme outside the egress rules (also a redirect to another host).
 	ErrEgressDenied = errors.New("secureai: egress denied")
@@ -101,6 +104,12 @@ type Error struct {
 	StatusCode int
 	// Retries is how many times the HTTP layer retried before giving up.
 	Retries int
+	// Categories are the moderation categories (or review categories) that
+	// decided, e.g. "harassment", "illicit/violent"; never content.
+	Categories []string
+	// ReviewID identifies the review that holds the answer, for
+	// ErrHeldForReview.
+	ReviewID string
 	// Err is the wrapped cause, if any.
 	Err error
 }
@@ -138,6 +147,14 @@ func (e *Error) Error() string {
 		b.WriteString(", retry after ")
 		b.WriteString(e.RetryAfter.String())
 	}
+	if len(e.Categories) > 0 {
+		b.WriteString(", categories ")
+		b.WriteString(strings.Join(e.Categories, ","))
+	}
+	if e.ReviewID != "" {
+		b.WriteString(", review ")
+		b.WriteString(e.ReviewID)
+	}
 	return b.String()
 }
 
@@ -149,14 +166,17 @@ func (e *Error) GoString() string { return "&secureai.Error{" + strconv.Quote(e.
 // text may come from the upstream).
 func (e *Error) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Error        string  `json:"error"`
-		Stage        Stage   `json:"stage,omitempty"`
-		Check        string  `json:"check,omitempty"`
-		Reason       string  `json:"reason,omitempty"`
-		StatusCode   int     `json:"status_code,omitempty"`
-		Retries      int     `json:"retries,omitempty"`
-		RetryAfterMS float64 `json:"retry_after_ms,omitempty"`
-	}{e.Error(), e.Stage, e.Check, e.Reason, e.StatusCode, e.Retries, float64(e.RetryAfter) / float64(time.Millisecond)})
+		Error        string   `json:"error"`
+		Stage        Stage    `json:"stage,omitempty"`
+		Check        string   `json:"check,omitempty"`
+		Reason       string   `json:"reason,omitempty"`
+		StatusCode   int      `json:"status_code,omitempty"`
+		Retries      int      `json:"retries,omitempty"`
+		RetryAfterMS float64  `json:"retry_after_ms,omitempty"`
+		Categories   []string `json:"categories,omitempty"`
+		ReviewID     string   `json:"review_id,omitempty"`
+	}{e.Error(), e.Stage, e.Check, e.Reason, e.StatusCode, e.Retries, float64(e.RetryAfter) / float64(time.Millisecond),
+		e.Categories, e.ReviewID})
 }
 
 // LogValue logs the safe fields only.
@@ -197,6 +217,8 @@ func (e *Error) UserMessage() string {
 		return "This request cannot be processed."
 	case ErrOutputBlocked:
 		return "The answer was withheld by a safety check."
+	case ErrHeldForReview:
+		return "The answer is being reviewed and will be available later."
 	default:
 		return "The service is temporarily unavailable. Please try again later."
 	}

@@ -65,9 +65,9 @@ func reportFindings(call *Call, findings []sanitize.Finding) {
 	}
 }
 
-// WithRedaction adds a secrets and personal-data check to stage 5 and the
-// matching output check to stage 10. Each text field of the request is
-// scanned ([sanitize.NewScanner]: provider keys and tokens with their
+// WithRedaction sets the policy of the secrets and personal-data check of
+// stage 5 and its output side in stage 10. Each text field of the request
+// is scanned ([sanitize.NewScanner]: provider keys and tokens with their
 // checksums, private keys, passwords in URLs, e-mails, phone numbers,
 // payment cards, IBANs, US SSNs, IP addresses) and each finding is allowed,
 // redacted ("[EMAIL_1]"), pseudonymised (kept in a per-call vault) or
@@ -79,15 +79,11 @@ func reportFindings(call *Call, findings []sanitize.Finding) {
 // seeing it. A refusal is ErrInputRejected with Reason
 // "<kind>_<type>", e.g. "secret_aws_access_key_id".
 //
-// On streams the output side holds each choice back until its end (the
-// incremental guard comes with the streaming output checks). Default: off
-// in this version.
+// Default: on, with [sanitize.DefaultPolicy] (secrets and personal data
+// redacted). WithoutInputCheck(CheckRedaction) turns it off, both ways.
 func WithRedaction(p sanitize.Policy) Option {
 	return func(c *config) error {
-		r := &redactor{p: p, scan: sanitize.NewScanner()}
-		c.inputChecks = append(c.inputChecks, r)
-		c.outputChecks = append(c.outputChecks, r)
-		c.slots[StageInput], c.slots[StageOutput] = slotSet, slotSet
+		c.redaction = &p
 		return nil
 	}
 }

@@ -55,11 +55,20 @@ func TestUnicodeHygieneByDefault(t *testing.T) {
 		}
 	})
 	t.Run("off with Without", func(t *testing.T) {
-		g := newFixture(t, secureai.Without(secureai.StageHygiene))
+		g := newFixture(t, secureai.Without(secureai.StageHygiene), secureai.WithoutInputCheck(secureai.CheckInjection))
 		req := chatReq(chatModel)
 		req.Messages[1].Content = "x" + tagged("hidden")
 		if _, err := g.client.CreateChatCompletion(g.ctx, req); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("hygiene off, the injection check still reads tags", func(t *testing.T) {
+		g := newFixture(t, secureai.Without(secureai.StageHygiene))
+		req := chatReq(chatModel)
+		req.Messages[1].Content = "x" + tagged("hidden")
+		_, err := g.client.CreateChatCompletion(g.ctx, req)
+		if e, ok := errors.AsType[*secureai.Error](err); !ok || e.Check != secureai.CheckInjection {
+			t.Fatalf("err = %v, want the injection check to refuse smuggled tag characters", err)
 		}
 	})
 }

@@ -31,6 +31,7 @@ const (
 	DefaultMaxChoices       = 4
 	DefaultMaxTools         = 64
 	DefaultMaxInputBytes    = 1 << 20
+	DefaultMaxInputTokens   = 128_000
 	DefaultMaxResponseBytes = 128 << 20
 	DefaultBaseURL          = "https://api.openai.com/v1"
 	DefaultEnvironment      = "prod"
@@ -110,6 +111,8 @@ type config struct {
 	defaultOutput   int
 	maxOutput       int
 	maxMessages     int
+	maxFieldBytes   int // 0: maxInputBytes
+	maxInputTokens  int
 	maxChoices      int
 	maxTools        int
 	maxInputBytes   int
@@ -129,15 +132,26 @@ type config struct {
 	timeouts         Timeouts
 	retry            RetryPolicy
 
-	limiter      *ratelimit.Limiter // set by WithLimiter; prices the audit's cost
-	rateLimiter  RateLimiter
-	unicode      *sanitize.UnicodePolicy // WithUnicodeHygiene; nil: the default policy
-	hygiene      []InputChecker
-	inputChecks  []InputChecker
-	budget       Budget
-	moderator    Moderator
-	outputChecks []OutputChecker
-	slots        map[Stage]slotState
+	limiter        *ratelimit.Limiter // set by WithLimiter; prices the audit's cost
+	rateLimiter    RateLimiter
+	unicode        *sanitize.UnicodePolicy // WithUnicodeHygiene; nil: the default policy
+	redaction      *sanitize.Policy        // WithRedaction; nil: sanitize.DefaultPolicy
+	injection      *InjectionPolicy        // WithInjectionCheck; nil: the default detector
+	spotlight      *SpotlightPolicy        // WithSpotlighting; nil: delimiters
+	deny           *sanitize.DenyList      // WithDenyRules
+	inputOff       map[string]bool         // WithoutInputCheck
+	output         *OutputPolicy           // WithOutputPolicy
+	leak           *LeakPolicy             // WithLeakGuard
+	toolsUnchecked bool                    // WithoutToolCallCheck
+	toolSchemas    *schemaCache            // compiled tool schemas, shared by calls
+	reviewer       *reviewCheck            // WithReviewer
+	prompts        *pinnedPrompts          // WithSystemPrompts
+	hygiene        []InputChecker
+	inputChecks    []InputChecker
+	budget         Budget
+	moderator      Moderator
+	outputChecks   []OutputChecker
+	slots          map[Stage]slotState
 
 	auditSink audit.Sink
 }
@@ -154,6 +168,7 @@ func defaultConfig() *config {
 		maxChoices:       DefaultMaxChoices,
 		maxTools:         DefaultMaxTools,
 		maxInputBytes:    DefaultMaxInputBytes,
+		maxInputTokens:   DefaultMaxInputTokens,
 		minTemp:          0,
 		maxTemp:          2,
 		extraBodyKeys:    map[string]bool{},
@@ -293,12 +308,22 @@ type Limits struct {
 	// MaxInputBytes bounds the total size of the request's texts.
 	// Default: 1 MiB.
 	MaxInputBytes int
+	// MaxMessageBytes bounds the size of one text field (a message's
+	// content, a text part, a tool result). Default: MaxInputBytes.
+	MaxMessageBytes int
+	// MaxInputTokens bounds the prompt's tokens in the model's encoding.
+	// A cheap upper bound (bytes plus framing, images and tools) decides
+	// almost every call; the prompt is counted exactly (tiktoken) only when
+	// that bound is above the limit. A model whose encoding is unknown is
+	// judged by the bound. Default: 128 000, the context window of the
+	// smallest current model (gpt-4o); 0 keeps the default.
+	MaxInputTokens int
 }
 
 // WithLimits sets request-shape bounds. Negative values are refused.
 func WithLimits(l Limits) Option {
 	return func(c *config) error {
-		if l.MaxMessages < 0 || l.MaxChoices < 0 || l.MaxTools < 0 || l.MaxInputBytes < 0 {
+		if l.MaxMessages < 0 || l.MaxChoices < 0 || l.MaxTools < 0 || l.MaxInputBytes < 0 || l.MaxMessageBytes < 0 || l.MaxInputTokens < 0 {
 			return fmt.Errorf("secureai: WithLimits: negative limit in %+v", l)
 		}
 		if l.MaxMessages > 0 {
@@ -312,6 +337,12 @@ func WithLimits(l Limits) Option {
 		}
 		if l.MaxInputBytes > 0 {
 			c.maxInputBytes = l.MaxInputBytes
+		}
+		if l.MaxMessageBytes > 0 {
+			c.maxFieldBytes = l.MaxMessageBytes
+		}
+		if l.MaxInputTokens > 0 {
+			c.maxInputTokens = l.MaxInputTokens
 		}
 		return nil
 	}

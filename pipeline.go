@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -156,6 +157,11 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 		return st.deny(err)
 	}
 	st.ev.MaxTokens, st.ev.Choices = maxOut, choices
+	if ep.tools != nil && !cfg.toolsUnchecked {
+		if tools := ep.tools(req); tools != nil {
+			call.Set(toolsKey{}, tools)
+		}
+	}
 	st.decide(StagePolicy, "request_policy", audit.VerdictAllow, "")
 
 	// 3. Request-rate limit: cheap, before any expensive work.
@@ -177,14 +183,35 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	in := Input{Endpoint: ep.kind, Model: call.Model, Fields: w.fields}
 	size := 0
 	for i := range in.Fields {
-		if !utf8.ValidString(in.Fields[i].Text) {
+		text := in.Fields[i].Text
+		if !utf8.ValidString(text) {
 			return st.deny(refuse(ErrInputRejected, StageHygiene, "utf8", "invalid_utf8"))
 		}
-		size += len(in.Fields[i].Text)
+		if strings.IndexByte(text, 0) >= 0 {
+			return st.deny(refuse(ErrInputRejected, StageHygiene, "nul", "nul_byte"))
+		}
+		if len(text) > cfg.maxFieldBytes {
+			return st.deny(refuse(ErrInputRejected, StageHygiene, "max_message_bytes", "message_too_large"))
+		}
+		size += len(text)
 	}
 	st.ev.InputBytes = size
 	if size > cfg.maxInputBytes {
 		return st.deny(refuse(ErrInputRejected, StageHygiene, "max_input_bytes", "input_too_large"))
+	}
+	if cfg.maxInputTokens > 0 && ep.kind != EndpointModerations {
+		// The bound decides almost always; count exactly only past it.
+		if est := estimate(ep, req, &in, call.Model, 0, 1); est.InputTokens > cfg.maxInputTokens {
+			n := est.InputTokens
+			if est.CountInputTokens != nil {
+				if exact, err := est.CountInputTokens(); err == nil {
+					n = exact
+				}
+			}
+			if n > cfg.maxInputTokens {
+				return st.deny(refuse(ErrInputRejected, StageHygiene, "max_input_tokens", "input_too_many_tokens"))
+			}
+		}
 	}
 	var orig []TextField
 	if len(cfg.hygiene)+len(cfg.inputChecks) > 0 {

@@ -179,7 +179,7 @@ func (c *config) chatPolicy(call *Call, r *openai.ChatCompletionRequest) (int, i
 	case len(r.Messages) == 0:
 		return 0, 0, policyErr("max_messages", "no_messages")
 	case len(r.Messages) > c.maxMessages:
-		return 0, 0, policyErr("max_messages", "too_many_messages")
+		return 0, 0, refuse(ErrInputRejected, StagePolicy, "max_messages", "too_many_messages")
 	case r.N < 0 || r.N > c.maxChoices:
 		return 0, 0, policyErr("max_choices", "too_many_choices")
 	case r.Store && !c.allowStore:
@@ -239,7 +239,7 @@ func (c *config) responsesPolicy(call *Call, r *openai.CreateResponseRequest) (i
 		return 0, 0, policyErr("input", "no_input")
 	}
 	if sliceLen(r.Input) > c.maxMessages {
-		return 0, 0, policyErr("max_messages", "too_many_input_items")
+		return 0, 0, refuse(ErrInputRejected, StagePolicy, "max_messages", "too_many_input_items")
 	}
 	if r.Prompt != nil && !c.promptTemplates[r.Prompt.ID] {
 		return 0, 0, policyErr("prompt_template", "prompt_template_not_allowed")

@@ -125,7 +125,7 @@ func TestPolicyRefusals(t *testing.T) {
 		{"unknown model", openai.ChatCompletionRequest{Model: "gpt-4o", Messages: one}, ErrModelNotAllowed, "model_not_on_allowlist"},
 		{"no model", openai.ChatCompletionRequest{Messages: one}, ErrModelNotAllowed, "model_missing"},
 		{"no messages", openai.ChatCompletionRequest{Model: m}, ErrPolicy, "no_messages"},
-		{"too many messages", openai.ChatCompletionRequest{Model: m, Messages: append(append(one, one...), one...)}, ErrPolicy, "too_many_messages"},
+		{"too many messages", openai.ChatCompletionRequest{Model: m, Messages: append(append(one, one...), one...)}, ErrInputRejected, "too_many_messages"},
 		{"n", openai.ChatCompletionRequest{Model: m, Messages: one, N: 3}, ErrPolicy, "too_many_choices"},
 		{"store", openai.ChatCompletionRequest{Model: m, Messages: one, Store: true}, ErrPolicy, "store_requested"},
 		{"tools", openai.ChatCompletionRequest{Model: m, Messages: one, Tools: []openai.Tool{{Type: "function", Function: fn}, {Type: "function", Function: fn}}}, ErrPolicy, "too_many_tools"},

@@ -112,8 +112,9 @@ type StreamChecker interface {
 }
 
 // StreamGuard checks a stream's text as it arrives. A channel is one
-// independent text in the stream: a chat choice index, or a Responses output
-// item index. Next receives each delta and returns the text that may be
+// independent text in the stream: a chat choice's content (its index) or
+// refusal (its index + [RefusalChannel]), or a Responses output item's text
+// (its output index). Next receives each delta and returns the text that may be
 // released now, holding back what it must (a window long enough to see a
 // secret that spans deltas); End is called once per channel when it finishes
 // and returns the held-back rest. An error from either refuses the rest of
@@ -123,3 +124,7 @@ type StreamGuard interface {
 	Next(channel int, delta string) (release string, err error)
 	End(channel int) (rest string, err error)
 }
+
+// RefusalChannel is added to a chat choice's index to name the stream
+// channel of its refusal text.
+const RefusalChannel = 1 << 20

@@ -30,6 +30,7 @@ type streamCore struct {
 	done      bool
 	err       error // the error Recv returns once the stream is done (io.EOF on success)
 	guards    []StreamGuard
+	tools     *toolCallCheck  // nil: tool calls pass unchecked
 	delivered strings.Builder // generated text, to count when no usage arrives
 	overflow  int             // bytes past maxDelivered
 }
@@ -69,6 +70,10 @@ func (c *Client) startStream(ctx context.Context, st *callState, closer io.Close
 	s := &streamCore{c: c, ctx: ctx, st: st, closer: closer}
 	st.call.enter(StageOutput)
 	for _, chk := range c.cfg.outputChecks {
+		if tc, ok := chk.(toolCallCheck); ok {
+			s.tools = &tc
+			continue
+		}
 		if sc, ok := chk.(StreamChecker); ok {
 			s.guards = append(s.guards, sc.CheckStream(ctx, &st.call))
 		} else {
@@ -237,6 +242,7 @@ type ChatCompletionStream struct {
 	seen     map[int]bool // choice index → finished
 	usage    bool
 	complete bool
+	calls    map[int][]heldCall // choice index → tool calls held back
 }
 
 // Recv returns the next chunk, after the output guards.
@@ -283,19 +289,99 @@ func (s *ChatCompletionStream) Recv() (openai.ChatCompletionStreamResponse, erro
 		s.complete = s.complete && fin
 	}
 	s.core.mu.Unlock()
-	if len(s.core.guards) > 0 {
-		for i := range chunk.Choices {
-			ch := &chunk.Choices[i]
-			last := ch.FinishReason != "" && ch.FinishReason != openai.FinishReasonNull
+	if len(s.core.guards) == 0 && s.core.tools == nil {
+		return chunk, nil
+	}
+	for i := range chunk.Choices {
+		ch := &chunk.Choices[i]
+		last := ch.FinishReason != "" && ch.FinishReason != openai.FinishReasonNull
+		if len(s.core.guards) > 0 {
 			out, gerr := s.core.guard(ch.Index, ch.Delta.Content, last)
+			if gerr == nil && (ch.Delta.Refusal != "" || last) {
+				ch.Delta.Refusal, gerr = s.core.guard(ch.Index+RefusalChannel, ch.Delta.Refusal, last)
+			}
 			if gerr != nil {
 				s.core.finish(gerr)
 				return openai.ChatCompletionStreamResponse{}, gerr
 			}
 			ch.Delta.Content = out
 		}
+		if s.core.tools != nil {
+			if err := s.holdToolCalls(ch, last); err != nil {
+				s.core.finish(err)
+				return openai.ChatCompletionStreamResponse{}, err
+			}
+		}
 	}
 	return chunk, nil
+}
+
+// holdToolCalls keeps the argument deltas of a choice's tool and function
+// calls until the choice finishes, then checks each whole call against the
+// request's tools and releases the arguments in the last chunk, so that
+// the caller never sees arguments that fail the check.
+func (s *ChatCompletionStream) holdToolCalls(ch *openai.ChatCompletionStreamChoice, last bool) error {
+	if s.calls == nil {
+		s.calls = map[int][]heldCall{}
+	}
+	held := s.calls[ch.Index]
+	for j := range ch.Delta.ToolCalls {
+		tc := &ch.Delta.ToolCalls[j]
+		k := j
+		if tc.Index != nil {
+			k = *tc.Index
+		}
+		for len(held) <= k {
+			held = append(held, heldCall{})
+		}
+		if tc.Function.Name != "" {
+			held[k].name = tc.Function.Name
+		}
+		held[k].args.WriteString(tc.Function.Arguments)
+		tc.Function.Arguments = ""
+	}
+	if fc := ch.Delta.FunctionCall; fc != nil {
+		if len(held) == 0 {
+			held = append(held, heldCall{legacy: true})
+		}
+		if fc.Name != "" {
+			held[0].name = fc.Name
+		}
+		held[0].args.WriteString(fc.Arguments)
+		fc.Arguments = ""
+	}
+	s.calls[ch.Index] = held
+	if !last || len(held) == 0 {
+		return nil
+	}
+	delete(s.calls, ch.Index)
+	calls := make([]toolCall, len(held))
+	for k := range held {
+		calls[k] = toolCall{name: held[k].name, args: held[k].args.String()}
+	}
+	tools, _ := s.core.st.call.Value(toolsKey{}).(map[string]any)
+	if err := s.core.tools.validate(&s.core.st.call, tools, calls); err != nil {
+		return asStageError(err, ErrOutputBlocked, StageOutput, "tool_calls")
+	}
+	if held[0].legacy {
+		if ch.Delta.FunctionCall == nil {
+			ch.Delta.FunctionCall = &openai.FunctionCall{}
+		}
+		ch.Delta.FunctionCall.Arguments = calls[0].args
+		return nil
+	}
+	for k := range calls {
+		ch.Delta.ToolCalls = append(ch.Delta.ToolCalls, openai.ToolCall{Index: new(k), Type: openai.ToolTypeFunction,
+			Function: openai.FunctionCall{Arguments: calls[k].args}})
+	}
+	return nil
+}
+
+// heldCall is a streamed tool call whose arguments are held back.
+type heldCall struct {
+	name   string
+	args   strings.Builder
+	legacy bool // a function_call, not a tool call
 }
 
 // Close closes the stream. A stream closed before it completed is audited
@@ -350,10 +436,49 @@ type ResponseStream struct {
 	complete bool
 	released map[int]*strings.Builder
 	pending  *openai.ResponseStreamEvent
+	names    map[string]string // function_call item ID → function name
 }
 
-// Recv returns the next event, after the output guards.
+// Recv returns the next event, after the output guards. With the
+// tool-call check on, function_call_arguments.delta events are withheld and
+// the function_call_arguments.done event, which carries the whole
+// arguments, is returned only after they passed the check.
 func (s *ResponseStream) Recv() (openai.ResponseStreamEvent, error) {
+	for {
+		ev, skip, err := s.recv()
+		if !skip {
+			return ev, err
+		}
+	}
+}
+
+func (s *ResponseStream) recv() (openai.ResponseStreamEvent, bool, error) {
+	ev, err := s.recvOne()
+	if err != nil || s.core.tools == nil {
+		return ev, false, err
+	}
+	switch ev.Type {
+	case openai.ResponseStreamEventOutputItemAdded:
+		if ev.Item != nil && ev.Item.Type == "function_call" {
+			if s.names == nil {
+				s.names = map[string]string{}
+			}
+			s.names[ev.Item.ID] = ev.Item.Name
+		}
+	case openai.ResponseStreamEventFunctionArgumentsDelta:
+		return ev, true, nil
+	case openai.ResponseStreamEventFunctionArgumentsDone:
+		tools, _ := s.core.st.call.Value(toolsKey{}).(map[string]any)
+		if verr := s.core.tools.validate(&s.core.st.call, tools, []toolCall{{name: s.names[ev.ItemID], args: ev.Arguments}}); verr != nil {
+			e := asStageError(verr, ErrOutputBlocked, StageOutput, "tool_calls")
+			s.core.finish(e)
+			return openai.ResponseStreamEvent{}, false, e
+		}
+	}
+	return ev, false, nil
+}
+
+func (s *ResponseStream) recvOne() (openai.ResponseStreamEvent, error) {
 	if s.pending != nil {
 		ev := *s.pending
 		s.pending = nil

@@ -123,6 +123,7 @@ func TestEveryStringFieldReachesInputChecks(t *testing.T) {
 		WithFloatingModels("text-embedding-3-small"),
 		AllowExtraBodyKeys("k"), AllowPromptTemplates(""),
 		WithLimits(Limits{MaxInputBytes: 1 << 20}),
+		WithoutInputCheck(CheckRedaction, CheckInjection, CheckSpotlight), // the markers look like e-mail addresses
 		WithInputChecks(InputCheckerFunc(func(_ context.Context, _ *Call, in *Input) error {
 			seen = append([]TextField(nil), in.Fields...)
 			return errStop

@@ -44,8 +44,10 @@
 // one hash tag per call so that the script runs on Redis Cluster (see
 // [RedisOptions.Tag] for the trade-off). Past one Redis primary's throughput
 // (~100k checks/s), the way on is quota leasing: a replica takes a block of
-// a budget and spends it locally, trading a bounded overspend for fewer
-// round trips. That is not built yet.
+// permits and spends it locally, trading a bounded overspend for fewer
+// round trips. [RedisOptions.LeaseRequests] leases request rates (the bound
+// is documented there; [RedisStore.Close] returns what is left); token and
+// spend budgets are never leased and stay exact.
 //
 // # Failure policy
 //

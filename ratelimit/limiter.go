@@ -636,3 +636,15 @@ func (p *Permit) Release(ctx context.Context) error {
 func (l *Limiter) Cost(model string, inputTokens, outputTokens int64) float64 {
 	return float64(l.prices.micros(model, Amount{InputTokens: max(inputTokens, 0), OutputTokens: max(outputTokens, 0)})) / 1e6
 }
+
+// Close returns what the limiter's store holds on loan (the leased request
+// permits of a [RedisStore] with leasing on) so that other replicas can
+// spend them; a store that lends nothing makes it a no-op. It does not
+// close the store's Redis client. Checks after Close still work, without
+// leasing. secureai's Client.Close calls it.
+func (l *Limiter) Close(ctx context.Context) error {
+	if c, ok := l.store.(interface{ Close(context.Context) error }); ok {
+		return c.Close(ctx)
+	}
+	return nil
+}

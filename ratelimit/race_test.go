@@ -15,7 +15,13 @@ import (
 // commit random real usage up to what they reserved. No budget is ever
 // exceeded, the store's counters equal what was committed, nothing stays
 // held, and less than one request's worth of the global budget is left.
+// The same holds with request rates leased: budgets are never leased.
 func TestReplicasShareBudgets(t *testing.T) {
+	t.Run("exact", func(t *testing.T) { testReplicasShareBudgets(t, 0) })
+	t.Run("leased-rates", func(t *testing.T) { testReplicasShareBudgets(t, 50) })
+}
+
+func testReplicasShareBudgets(t *testing.T, lease int) {
 	const (
 		replicas   = 3
 		goroutines = 200
@@ -26,9 +32,13 @@ func TestReplicasShareBudgets(t *testing.T) {
 	)
 	rdb, _, prefix := newRedisClient(t, false)
 	rules := Rules{Global: Limits{TokensPerDay: global}, Default: TierRules{Caller: Limits{TokensPerDay: perUser}}}
+	if lease > 0 { // rates far above the load, so that every check spends leased permits
+		rules.Global.Requests = []Rate{PerSecond(1_000_000)}
+		rules.Default.Caller.Requests = []Rate{PerSecond(100_000)}
+	}
 	lims := make([]*Limiter, replicas)
 	for i := range lims {
-		rs, err := NewRedisStore(newClientTo(t, rdb), RedisOptions{Prefix: prefix})
+		rs, err := NewRedisStore(newClientTo(t, rdb), RedisOptions{Prefix: prefix, LeaseRequests: lease})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +70,7 @@ func TestReplicasShareBudgets(t *testing.T) {
 				u := r.IntN(users)
 				in, out := 1+r.Int64N(500), 1+r.Int64N(500)
 				s := Subject{Caller: fmt.Sprint("user", u), Model: "gpt-4o"}
-				res, err := l.Reserve(t.Context(), s, Amount{InputTokens: in, OutputTokens: out})
+				res, err := l.Admit(t.Context(), s, Amount{InputTokens: in, OutputTokens: out})
 				if re, ok := errors.AsType[*Error](err); ok && re.Kind == ErrBudgetExceeded {
 					if re.Scope.Kind == KindGlobal && global-committed.Load() < in+out {
 						return // can never fit again: committed usage only grows

@@ -45,6 +45,38 @@ type RedisOptions struct {
 	// default). Caller and group limits stay exact as long as a caller's
 	// calls (a group's calls) always get the same tag.
 	Tag func(Subject) string
+
+	// LeaseRequests, when above 1, turns on quota leasing of request
+	// rates: a check that finds no leased permit of a rate rule in the
+	// process takes up to LeaseRequests permits of that rule at once (at
+	// least one, never more than the rule's Burst), and the checks that
+	// follow spend them without a round trip, until LeaseTTL. A check that
+	// needs only leased permits (Allow on scopes with no Concurrent rule)
+	// does not reach Redis at all. Concurrency slots and token and spend
+	// budgets are never leased: they stay exact. Default: 0, no leasing.
+	//
+	// Background: a leased permit is taken out of the rule's bucket in
+	// Redis before it is spent, so no permit is ever spent twice; what
+	// leasing loosens is when. Every leased permit is spent within
+	// LeaseTTL of its lease or dropped, so over any interval of length T a
+	// rule admits at most Burst + Count×(T+LeaseTTL)/Per requests across
+	// all replicas (without leasing: Burst + Count×T/Per): the overspend is
+	// at most LeaseTTL's worth of the rate. The other price is fairness: a
+	// replica may hold permits that a call on another replica waits for,
+	// so give leased rules a Burst well above LeaseRequests × replicas (or
+	// lease only with wide rules: tier and global rates). [RedisStore.Close]
+	// returns the permits still leased.
+	LeaseRequests int
+
+	// LeaseTTL is how long leased permits may be spent; what is left then
+	// is dropped (it already left Redis's bucket, so the rule admits less,
+	// never more). It bounds the overspend described at LeaseRequests.
+	// Default: 1 second.
+	LeaseTTL time.Duration
+
+	// Now is the clock of lease expiry, read only in the process; the
+	// limits themselves always run on Redis's clock. Default: time.Now.
+	Now func() time.Time
 }
 
 // RedisStore keeps counters in Redis, shared by every replica that uses the
@@ -56,6 +88,10 @@ type RedisOptions struct {
 // is kept and no reaper runs. All time comes from the server (TIME), so
 // replica clocks do not matter.
 //
+// With [RedisOptions.LeaseRequests], request rates are leased: see there
+// for the bound on overspend, and call [RedisStore.Close] at shutdown to
+// return unspent permits.
+//
 // A RedisStore is safe for concurrent use, starts no goroutine and owns no
 // connection: close the go-redis client yourself. A malformed reply from
 // the server is an error, never a panic. The zero value is not usable: use
@@ -65,6 +101,7 @@ type RedisStore struct {
 	sha    string
 	prefix string
 	tag    func(Subject) string
+	leases *leases // nil: no leasing
 }
 
 // NewRedisStore returns a store over rdb: a *redis.Client,
@@ -95,8 +132,17 @@ func NewRedisStore(rdb rediser, opts RedisOptions) (*RedisStore, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("ratelimit: redis key prefix %q must not contain { or }", opts.Prefix)
 	}
+	var ls *leases
+	switch {
+	case opts.LeaseRequests < 0:
+		return nil, fmt.Errorf("ratelimit: LeaseRequests %d < 0", opts.LeaseRequests)
+	case opts.LeaseTTL < 0 || (opts.LeaseTTL > 0 && opts.LeaseTTL < time.Millisecond):
+		return nil, fmt.Errorf("ratelimit: LeaseTTL %v < 1ms", opts.LeaseTTL)
+	case opts.LeaseRequests > 1:
+		ls = newLeases(opts.LeaseRequests, opts.LeaseTTL, opts.Now)
+	}
 	sum := sha1.Sum([]byte(script))
-	return &RedisStore{rdb: rdb, sha: hex.EncodeToString(sum[:]), prefix: opts.Prefix, tag: opts.Tag}, nil
+	return &RedisStore{rdb: rdb, sha: hex.EncodeToString(sum[:]), prefix: opts.Prefix, tag: opts.Tag, leases: ls}, nil
 }
 
 func (s *RedisStore) remote() bool { return true }
@@ -173,10 +219,28 @@ var periodFields = [numPeriods][5]string{
 }
 
 func (s *RedisStore) admit(ctx context.Context, q *query) (verdict, error) {
-	n := 6
+	keys := s.keysOf(q)
+	var lt *leaseTake
+	if s.leases != nil && q.rates {
+		lt = s.leases.take(q, keys)
+		if lt != nil && lt.all && !q.hasSlots && !q.hasBudgetsIn {
+			return verdict{ok: true}, nil // every permit was leased: no round trip
+		}
+	}
+	v, err := s.admitRemote(ctx, q, keys, lt)
+	if lt != nil && (err != nil || !v.ok) {
+		s.leases.giveBack(lt)
+	}
+	return v, err
+}
+
+// admitRemote runs the admit script for q: the rates not served by lt
+// (all, when lt is nil), the slots and the budgets.
+func (s *RedisStore) admitRemote(ctx context.Context, q *query, keys []string, lt *leaseTake) (verdict, error) {
+	n, nrates := 6, 0
 	for i := range q.scopes {
 		p := q.scopes[i].plan
-		n += 3 + 3*len(p.rates) + 3*len(p.periods)
+		n += 3 + 4*len(p.rates) + 3*len(p.periods)
 	}
 	args := make([]any, 0, n)
 	args = append(args, "a", max(q.ttl.Milliseconds(), 1), bucketGrain(q.ttl), len(q.scopes), q.amount.tokens, q.amount.micros)
@@ -184,7 +248,7 @@ func (s *RedisStore) admit(ctx context.Context, q *query) (verdict, error) {
 		p := q.scopes[i].plan
 		nr, conc, nb := 0, 0, 0
 		if q.rates {
-			nr = len(p.rates)
+			nr = len(p.rates) - lt.served(i)
 		}
 		if q.slots {
 			conc = p.conc
@@ -192,20 +256,28 @@ func (s *RedisStore) admit(ctx context.Context, q *query) (verdict, error) {
 		if q.budgets {
 			nb = len(p.periods)
 		}
+		nrates += nr
 		args = append(args, nr, conc, nb)
-		for _, rp := range p.rates[:nr] {
-			args = append(args, rp.field, rp.interval, rp.toler)
+		if nr > 0 {
+			for j, rp := range p.rates {
+				if !lt.has(i, j) {
+					args = append(args, rp.field, rp.interval, rp.toler, lt.want(rp))
+				}
+			}
 		}
 		for _, per := range p.periods[:nb] {
 			args = append(args, per.code(), p.budgets[per].tokens, p.budgets[per].micros)
 		}
 	}
-	r, err := s.run(ctx, s.keysOf(q), args, 3)
+	r, err := s.run(ctx, keys, args, 3)
 	if err != nil {
 		return verdict{}, err
 	}
 	switch {
-	case r[0] == 1 && len(r) == 3:
+	case r[0] == 1 && len(r) == 3+nrates:
+		if lt != nil {
+			s.leases.store(q, keys, lt, r[3:])
+		}
 		return verdict{ok: true, bucket: r[2]}, nil
 	case r[0] != 0 || len(r) != 6:
 		return verdict{}, malformed("admit reply %v", r)
@@ -220,8 +292,8 @@ func (s *RedisStore) admit(ctx context.Context, q *query) (verdict, error) {
 		v.wait = -1
 	}
 	switch {
-	case kind == refuseRate && idx >= 0 && idx < len(p.rates):
-		v.rule = idx
+	case kind == refuseRate && idx >= 0 && idx < len(p.rates)-lt.served(si):
+		v.rule = lt.ruleIndex(si, idx)
 	case kind == refuseSlot:
 	case kind == refuseBudget && idx >= 0 && idx < len(p.periods):
 		v.rule = int(p.periods[idx])

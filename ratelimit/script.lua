@@ -1,6 +1,7 @@
 -- secureai ratelimit: every operation against Redis is this one script, so
 -- each check is one atomic round trip for all scopes. ARGV[1] selects it:
 --   a  admit:  request rates (GCRA), concurrency slots, budget holds
+--   r  return: give leased, unspent rate permits back
 --   s  settle: release a slot and a hold, charge the usage, report thresholds
 --   u  usage:  read one scope's counters
 --
@@ -119,11 +120,14 @@ local PF = {
 }
 
 -- admit: ARGV ttl_ms g_ms nscopes tokens micros, then per scope:
---   nrates slot_limit nbudgets, (field interval_us tolerance_us) per rate,
---   (period tokens_limit micros_limit) per budget.
+--   nrates slot_limit nbudgets, (field interval_us tolerance_us want) per
+--   rate, (period tokens_limit micros_limit) per budget.
+-- want > 1 leases: the rule takes up to want permits (at least one) when
+-- the check admits.
 -- KEYS: one per scope.
--- Reply: {1, now_us, bucket} or {0, kind, scope, index, cost, wait_us}
--- (wait -1: the amount alone exceeds the budget).
+-- Reply: {1, now_us, bucket, permits taken per rate rule...} or
+-- {0, kind, scope, index, cost, wait_us} (wait -1: the amount alone exceeds
+-- the budget).
 local function admit()
   local ttl, g, ns = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
   local at, ac = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -137,18 +141,23 @@ local function admit()
     end
   end
   local sets, counts, xs, keeps = {}, {}, {}, {}
+  local got, ng = {1, now_us, b}, 3
   for i = 1, ns do
     local key = KEYS[i]
     local nr, conc, nb = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
     local r0 = a + 3           -- first rate argument
-    local b0 = r0 + 3 * nr     -- first budget argument
+    local b0 = r0 + 4 * nr     -- first budget argument
     a = b0 + 3 * nb
-    -- fields: x ht hc hs hb hm ht<b> hc<b> hs<b>, a TAT per rate, (w t c) per budget
-    local fields = {'x', 'ht', 'hc', 'hs', 'hb', 'hm', bt, bc, bs}
-    local nf = 9
+    -- fields: x ht hc hs hb hm ht<b> hc<b> hs<b>, a TAT per rate, (w t c) per
+    -- budget; a scope with rates only reads x and the TATs, and leaves the
+    -- sweep of its holds to the next check that needs them.
+    local full = nb > 0 or conc > 0
+    local fields, nf = {'x', 'ht', 'hc', 'hs', 'hb', 'hm', bt, bc, bs}, 9
+    if not full then fields, nf = {'x'}, 1 end
+    local t0 = nf
     for j = 0, nr - 1 do
       nf = nf + 1
-      fields[nf] = ARGV[r0 + 3 * j]
+      fields[nf] = ARGV[r0 + 4 * j]
     end
     for j = 0, nb - 1 do
       local F = PF[ARGV[b0 + 3 * j]]
@@ -156,18 +165,33 @@ local function admit()
       nf = nf + 3
     end
     local v = redis.call('HMGET', key, unpack(fields, 1, nf))
-    local ht, hc, hs = tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0
-    local hb, hm = tonumber(v[5]) or 0, tonumber(v[6]) or 0
-    if hb ~= 0 and hb * g <= now_ms then ht, hc, hs, hb, hm = sweep(key, g, ht, hc, hs, hb, hm) end
+    local ht, hc, hs, hb, hm = 0, 0, 0, 0, 0
+    local keep = now_ms
+    if full then
+      ht, hc, hs = tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0
+      hb, hm = tonumber(v[5]) or 0, tonumber(v[6]) or 0
+      if hb ~= 0 and hb * g <= now_ms then ht, hc, hs, hb, hm = sweep(key, g, ht, hc, hs, hb, hm) end
+      keep = b * g
+    end
     local set, n = {}, 0
-    local keep = b * g
     for j = 1, nr do
-      local k = r0 + 3 * (j - 1)
-      local interval, tol = tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2])
-      local tat = tonumber(v[9 + j]) or now_us
+      local k = r0 + 4 * (j - 1)
+      local interval, tol, want = tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2]), tonumber(ARGV[k + 3])
+      local tat = tonumber(v[t0 + j]) or now_us
       if tat < now_us then tat = now_us end
       local new = math.ceil(tat + interval)
-      if new - now_us > tol then refuse(1, i, j, 0, math.ceil(new - now_us - tol)) end
+      local take = 1
+      if new - now_us > tol then
+        refuse(1, i, j, 0, math.ceil(new - now_us - tol))
+      elseif want > 1 then
+        local more = math.min(want - 1, math.floor((now_us + tol - new) / interval))
+        if more > 0 then
+          take = take + more
+          new = math.ceil(new + more * interval)
+        end
+      end
+      ng = ng + 1
+      got[ng] = take
       set[n + 1], set[n + 2] = ARGV[k], new
       n = n + 2
       if new / 1000 > keep then keep = math.ceil(new / 1000) end
@@ -209,7 +233,22 @@ local function admit()
   end
   if rw ~= -2 then return {0, rk, rs, rx, rc, rw} end
   for i = 1, ns do flush(KEYS[i], xs[i], sets[i], counts[i], keeps[i], ttl) end
-  return {1, now_us, b}
+  return got
+end
+
+-- return: ARGV, per key: field interval_us permits. KEYS: one per lease.
+-- Each rule's arrival time moves back by the permits' worth, never before
+-- now (a full bucket). Reply: {1}.
+local function giveback()
+  for i = 1, #KEYS do
+    local k = 2 + 3 * (i - 1)
+    local tat = tonumber(redis.call('HGET', KEYS[i], ARGV[k]))
+    if tat and tat > now_us then
+      local new = math.max(now_us, tat - tonumber(ARGV[k + 1]) * tonumber(ARGV[k + 2]))
+      redis.call('HSET', KEYS[i], ARGV[k], string.format('%d', math.ceil(new)))
+    end
+  end
+  return {1}
 end
 
 -- settle: ARGV ttl_ms bucket nscopes held_tokens held_micros used_tokens
@@ -325,4 +364,5 @@ local op = ARGV[1]
 if op == 'a' then return admit() end
 if op == 's' then return settle() end
 if op == 'u' then return usage() end
+if op == 'r' then return giveback() end
 return redis.error_reply('ratelimit: unknown operation')

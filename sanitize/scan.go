@@ -37,6 +37,11 @@ func (m MultiScanner) Scan(text string) []Finding {
 	return out
 }
 
+// SortFindings sorts findings in the order [MultiScanner.Scan] returns
+// them: by start offset, then longest first, then kind and type, so that
+// the order is stable for the same text.
+func SortFindings(fs []Finding) { slices.SortStableFunc(fs, compareFindings) }
+
 func compareFindings(a, b Finding) int {
 	switch {
 	case a.Start != b.Start:

@@ -76,6 +76,9 @@ type Server struct {
 	requests  []Request
 	faults    []Fault
 	reply     string
+	chunks    []string                   // SetReplyChunks: the reply's stream deltas, as given
+	toolCall  *toolReply                 // SetToolCall: answer with a tool call
+	replyFunc func(body []byte) []string // SetReplyFunc
 	rejected  map[string]bool
 	flagWords []string
 }
@@ -191,7 +194,62 @@ func (s *Server) Reset() {
 func (s *Server) SetReply(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reply = text
+	s.reply, s.chunks, s.toolCall, s.replyFunc = text, nil, nil, nil
+}
+
+// SetReplyFunc makes chat completions answer with the chunks f returns for
+// the request's JSON body, as [Server.SetReplyChunks] does: a model that
+// repeats, say, the end of its system prompt, to test leak checks. f is
+// called on the Server's goroutine for each request and must be safe for
+// concurrent use. SetReply or SetReplyChunks ends it.
+func (s *Server) SetReplyFunc(f func(body []byte) []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replyFunc, s.toolCall = f, nil
+}
+
+// SetReplyChunks sets the assistant text as the given stream deltas: a
+// streamed chat completion sends one content chunk per element, in order,
+// so that a test can split a text where it wants (a secret across two
+// chunks); a plain answer is their concatenation. Each chunk counts as one
+// completion token.
+func (s *Server) SetReplyChunks(chunks ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reply, s.chunks, s.toolCall, s.replyFunc = strings.Join(chunks, ""), slices.Clone(chunks), nil, nil
+}
+
+// SetToolCall makes chat completions answer with one call of the function
+// name with arguments (finish_reason "tool_calls", content null) in place
+// of text; streamed, the arguments arrive in three deltas after a first
+// delta with the call's ID and name. SetReply or SetReplyChunks ends it.
+func (s *Server) SetToolCall(name, arguments string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.toolCall = &toolReply{name: name, args: arguments}
+}
+
+type toolReply struct{ name, args string }
+
+// answer returns what chat completions answer with now, for a request
+// with body.
+func (s *Server) answer(body []byte) (words []string, chunked bool, tc *toolReply) {
+	s.mu.Lock()
+	f := s.replyFunc
+	s.mu.Unlock()
+	if f != nil {
+		return f(body), true, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.toolCall != nil {
+		t := *s.toolCall
+		return nil, false, &t
+	}
+	if s.chunks != nil {
+		return slices.Clone(s.chunks), true, nil
+	}
+	return splitWords(s.reply), false, nil
 }
 
 // RejectKey makes the Server answer every request that bears key with

@@ -69,9 +69,26 @@ type chatChoice struct {
 
 type chatReplyMsg struct {
 	Role        string          `json:"role"`
-	Content     string          `json:"content"`
+	Content     json.RawMessage `json:"content"` // a string, or null with tool calls
 	Refusal     json.RawMessage `json:"refusal"` // null
+	ToolCalls   []toolCallJSON  `json:"tool_calls,omitempty"`
 	Annotations []struct{}      `json:"annotations"`
+}
+
+type toolCallJSON struct {
+	Index    *int             `json:"index,omitempty"` // in stream deltas only
+	ID       string           `json:"id,omitempty"`
+	Type     string           `json:"type,omitempty"`
+	Function toolFunctionJSON `json:"function"`
+}
+
+type toolFunctionJSON struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+type toolCallDelta struct {
+	ToolCalls []toolCallJSON `json:"tool_calls"`
 }
 
 type chatUsage struct {
@@ -167,8 +184,7 @@ func (c *call) chatCompletions() {
 	}
 	promptTokens := estimateTokens(textBytes) + 3*len(req.Messages)
 
-	reply, _ := c.s.snapshot()
-	words := splitWords(reply)
+	words, _, tc := c.s.answer(c.body)
 	finish := "stop"
 	limit := req.MaxCompletionTokens
 	if limit == nil {
@@ -176,6 +192,9 @@ func (c *call) chatCompletions() {
 	}
 	if limit != nil && *limit < len(words) {
 		words, finish = words[:*limit], "length"
+	}
+	if tc != nil {
+		words, finish = nil, "tool_calls"
 	}
 	var usage chatUsage
 	usage.PromptTokens = promptTokens
@@ -186,8 +205,14 @@ func (c *call) chatCompletions() {
 	created := time.Now().Unix()
 	tier := serviceTier(req.ServiceTier)
 
+	var call *toolCallJSON
+	if tc != nil {
+		call = &toolCallJSON{ID: "call_" + c.s.alnumID(24), Type: "function", Function: toolFunctionJSON{Name: tc.name, Arguments: tc.args}}
+		usage.CompletionTokens = estimateTokens(len(tc.args)+len(tc.name)) * n
+		usage.TotalTokens = usage.PromptTokens + usage.CompletionTokens
+	}
 	if req.Stream {
-		c.chatStream(&req, id, created, tier, words, finish, n, usage)
+		c.chatStream(&req, id, created, tier, words, finish, n, usage, call)
 		return
 	}
 	text := strings.Join(words, "")
@@ -200,15 +225,20 @@ func (c *call) chatCompletions() {
 		ServiceTier:       tier,
 		SystemFingerprint: systemFingerprint,
 	}
+	content := json.RawMessage(nil)
+	if call == nil {
+		content, _ = json.Marshal(text)
+	} else {
+		content = null()
+	}
 	for i := range n {
+		msg := chatReplyMsg{Role: "assistant", Content: content, Refusal: null(), Annotations: []struct{}{}}
+		if call != nil {
+			msg.ToolCalls = []toolCallJSON{*call}
+		}
 		resp.Choices = append(resp.Choices, chatChoice{
-			Index: i,
-			Message: chatReplyMsg{
-				Role:        "assistant",
-				Content:     text,
-				Refusal:     null(),
-				Annotations: []struct{}{},
-			},
+			Index:        i,
+			Message:      msg,
 			Logprobs:     null(),
 			FinishReason: finish,
 		})
@@ -230,7 +260,7 @@ func serviceTier(requested string) string {
 // the other words round-robin over the choices, one finish chunk per choice,
 // the usage chunk if asked for, and "data: [DONE]".
 func (c *call) chatStream(req *chatRequest, id string, created int64, tier string,
-	words []string, finish string, n int, usage chatUsage) {
+	words []string, finish string, n int, usage chatUsage, call *toolCallJSON) {
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	obfuscate := req.StreamOptions == nil || req.StreamOptions.IncludeObfuscation == nil ||
 		*req.StreamOptions.IncludeObfuscation
@@ -272,6 +302,18 @@ func (c *call) chatStream(req *chatRequest, id string, created int64, tier strin
 	for _, w := range words[min(1, len(words)):] {
 		for i := range n {
 			delta(i, contentDelta{w}, nil)
+		}
+	}
+	if call != nil {
+		for i := range n {
+			first := *call
+			first.Index, first.Function.Arguments = new(0), ""
+			delta(i, toolCallDelta{[]toolCallJSON{first}}, nil)
+			args := call.Function.Arguments
+			for k := range 3 {
+				part := args[len(args)*k/3 : len(args)*(k+1)/3]
+				delta(i, toolCallDelta{[]toolCallJSON{{Index: new(0), Function: toolFunctionJSON{Arguments: part}}}}, nil)
+			}
 		}
 	}
 	for i := range n {

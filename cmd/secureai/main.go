@@ -6,13 +6,16 @@
 //
 // The commands are:
 //
+//	scan           scan texts or JSONL for secrets, personal data, invisible
+//	               Unicode, prompt injection and deny rules; JSONL out
 //	audit verify   check a hash-chained audit trail written by audit.FileSink
 //
 // Run "secureai <command> -h" for a command's flags.
 //
-// Exit status: 0 when the command succeeded (for audit verify: the chain
-// verified), 1 when it found a problem (the chain was tampered with), 2 for
-// bad usage or input that cannot be read.
+// Exit status: 0 when the command succeeded (for scan: nothing to block;
+// for audit verify: the chain verified), 1 when it found a problem (an
+// input to block; a chain tampered with), 2 for bad usage or input that
+// cannot be read.
 package main
 
 import (
@@ -45,6 +48,7 @@ type command struct {
 // commands lists the subcommands, in the order of the usage text.
 func commands() []command {
 	return []command{
+		{"scan", "scan texts for secrets, PII, injection (JSONL out)", runScan},
 		{"audit", "audit trail tools: verify", runAudit},
 	}
 }

@@ -1,0 +1,782 @@
+package sanitize
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Handlers: what an anchor word triggers besides its lexicon weight.
+const (
+	hLex = iota
+	hOverride
+	hInstrNoun
+	hExtract
+	hSystem
+	hRoleWord
+	hNow
+	hCharacter
+	hMode
+	hPolicy
+	hLimits
+	hTwo
+	hRefuse
+	hBound
+	hMatter
+	hDAN
+	hEverything
+	hRot13
+	hDecode
+	hLeetIgnore
+	hFree
+	hRestricted
+	hGiven
+	hStands
+)
+
+// Rule ids, for the halving of repeated firings (see injState.fire).
+const (
+	rLex = iota // lexicon words never repeat; one id for all
+	rOverride
+	rOverrideWeak
+	rInstrFalse
+	rNewInstr
+	rExtract
+	rSystemPrompt
+	rRoleLine
+	rRoleBracket
+	rRoleJSON
+	rTemplate
+	rToolResult
+	rNowOn
+	rYouAreNow
+	rDoAnything
+	rStayChar
+	rBreakChar
+	rMode
+	rPolicy
+	rLimits
+	rTwo
+	rRefuse
+	rBound
+	rMatter
+	rDAN
+	rStop
+	rFree
+	rRestricted
+	rGiven
+	rStands
+	rDelim
+	rEncoded
+	rDecode
+	rObfTags
+	rObfInvisible
+	rObfHomoglyph
+	rExfil
+	rCJK
+	rFolded
+	nRules
+)
+
+// injAnchor is one anchor word (lower-case ASCII letters and digits, at
+// most 16 bytes), the rule it triggers and its own jailbreak-persona
+// weight (0: none), counted once per text.
+type injAnchor struct {
+	word string
+	h    uint8
+	lex  float64
+}
+
+var injAnchors = []injAnchor{
+	// Override verbs, EN FR DE ES.
+	{"ignore", hOverride, 0}, {"ignoring", hOverride, 0}, {"ignores", hOverride, 0},
+	{"disregard", hOverride, 0}, {"disregarding", hOverride, 0}, {"forget", hOverride, 0},
+	{"forgetting", hOverride, 0}, {"override", hOverride, 0}, {"overrule", hOverride, 0},
+	{"bypass", hOverride, 0}, {"neglect", hOverride, 0}, {"discard", hOverride, 0},
+	{"abandon", hOverride, 0}, {"erase", hOverride, 0},
+	{"delete", hOverride, 0}, {"reset", hOverride, 0},
+	{"nevermind", hOverride, 0.1}, {"overwrite", hOverride, 0},
+	{"ignorez", hOverride, 0}, {"ignorer", hOverride, 0}, {"oublie", hOverride, 0},
+	{"oubliez", hOverride, 0}, {"oublier", hOverride, 0}, {"ignoriere", hOverride, 0},
+	{"ignorieren", hOverride, 0}, {"ignoriert", hOverride, 0}, {"vergiss", hOverride, 0},
+	{"vergesst", hOverride, 0}, {"vergessen", hOverride, 0}, {"missachte", hOverride, 0},
+	{"missachten", hOverride, 0}, {"ignora", hOverride, 0}, {"ignorar", hOverride, 0},
+	{"ignoren", hOverride, 0}, {"olvida", hOverride, 0}, {"olvide", hOverride, 0},
+	{"olviden", hOverride, 0}, {"olvidar", hOverride, 0}, {"omite", hOverride, 0},
+	{"descarta", hOverride, 0},
+	// Instruction nouns (false / new instructions).
+	{"instructions", hInstrNoun, 0}, {"instruction", hInstrNoun, 0},
+	// Extraction verbs.
+	{"repeat", hExtract, 0}, {"print", hExtract, 0}, {"reveal", hExtract, 0},
+	{"show", hExtract, 0}, {"output", hExtract, 0}, {"display", hExtract, 0},
+	{"tell", hExtract, 0}, {"list", hExtract, 0}, {"relay", hExtract, 0},
+	{"give", hExtract, 0}, {"share", hExtract, 0}, {"disclose", hExtract, 0},
+	{"leak", hExtract, 0}, {"dump", hExtract, 0}, {"respond", hExtract, 0},
+	{"copy", hExtract, 0}, {"recite", hExtract, 0}, {"echo", hExtract, 0},
+	{"what", hExtract, 0}, {"spell", hExtract, 0}, {"provide", hExtract, 0},
+	{"write", hExtract, 0}, {"paste", hExtract, 0}, {"expose", hExtract, 0},
+	{"return", hExtract, 0}, {"translate", hExtract, 0},
+	// Role words.
+	{"system", hSystem, 0}, {"assistant", hRoleWord, 0}, {"user", hRoleWord, 0},
+	{"human", hRoleWord, 0}, {"tool", hRoleWord, 0}, {"function", hRoleWord, 0},
+	{"observation", hRoleWord, 0}, {"developer", hRoleWord, 0},
+	// Persona phrases.
+	{"now", hNow, 0}, {"character", hCharacter, 0}, {"mode", hMode, 0},
+	{"policy", hPolicy, 0}, {"policies", hPolicy, 0},
+	{"restrictions", hLimits, 0}, {"restriction", hLimits, 0}, {"filters", hLimits, 0},
+	{"filter", hLimits, 0}, {"limitations", hLimits, 0}, {"limits", hLimits, 0},
+	{"censorship", hLimits, 0.1}, {"boundaries", hLimits, 0}, {"morals", hLimits, 0.15},
+	{"ethics", hLimits, 0}, {"guidelines", hLimits, 0}, {"rules", hLimits, 0},
+	{"two", hTwo, 0}, {"refuse", hRefuse, 0}, {"refusing", hRefuse, 0}, {"decline", hRefuse, 0},
+	{"bound", hBound, 0}, {"matter", hMatter, 0}, {"dan", hDAN, 0},
+	{"everything", hEverything, 0}, {"free", hFree, 0}, {"restricted", hRestricted, 0},
+	{"abide", hRestricted, 0}, {"subject", hRestricted, 0}, {"given", hGiven, 0},
+	{"confines", hLex, 0.15}, {"immerse", hLex, 0.1}, {"unlocked", hLex, 0.1}, {"ruthless", hLex, 0.08},
+	{"regardless", hLex, 0.04}, {"stands", hStands, 0},
+	// Lexicon.
+	{"jailbreak", hLex, 0.3}, {"jailbroken", hLex, 0.35}, {"jailbreaking", hLex, 0.3},
+	{"jailbreaks", hLex, 0.3}, {"uncensored", hLex, 0.3}, {"unfiltered", hLex, 0.3},
+	{"unrestricted", hLex, 0.3}, {"unlimited", hLex, 0.05}, {"amoral", hLex, 0.3},
+	{"immoral", hLex, 0.2}, {"unethical", hLex, 0.2}, {"moral", hLex, 0.1},
+	{"illegal", hLex, 0.12}, {"offensive", hLex, 0.08}, {"profanity", hLex, 0.15},
+	{"swear", hLex, 0.1}, {"swearing", hLex, 0.12}, {"inappropriate", hLex, 0.1},
+	{"openai", hLex, 0.12}, {"chatgpt", hLex, 0.04}, {"machiavellian", hLex, 0.3},
+	{"evil", hLex, 0.08}, {"pretend", hLex, 0.12}, {"hypothetical", hLex, 0.08},
+	{"consequences", hLex, 0.08}, {"censored", hLex, 0.15}, {"nsfw", hLex, 0.2},
+	{"reprogramming", hLex, 0.35}, {"reprogram", hLex, 0.3}, {"hijacked", hLex, 0.2},
+	{"unethically", hLex, 0.2}, {"harmful", hLex, 0.05}, {"dangerous", hLex, 0.03},
+	{"explicit", hLex, 0.03}, {"racist", hLex, 0.1}, {"sexist", hLex, 0.08},
+	{"unbound", hLex, 0.2}, {"uncensor", hLex, 0.3}, {"persona", hLex, 0.05},
+	{"opposite", hLex, 0.05}, {"simulate", hLex, 0.04}, {"roleplay", hLex, 0.04},
+	{"disclaimer", hLex, 0.05}, {"disclaimers", hLex, 0.08}, {"warnings", hLex, 0.05},
+	{"anything", hLex, 0.03}, {"opinions", hLex, 0.04}, {"sentient", hLex, 0.1},
+	{"freedom", hLex, 0.05}, {"rebel", hLex, 0.08}, {"lawless", hLex, 0.2},
+	{"unhinged", hLex, 0.2}, {"obey", hLex, 0.08}, {"loophole", hLex, 0.1},
+	{"bypassing", hLex, 0.1}, {"drugs", hLex, 0.04}, {"weapons", hLex, 0.04},
+	{"pornographic", hLex, 0.1}, {"violent", hLex, 0.05}, {"ai", hLex, 0.02},
+	// Encoded payloads.
+	{"vtaber", hRot13, 0}, {"vafgehpgvbaf", hRot13, 0}, {"cerivbhf", hRot13, 0},
+	{"flfgrz", hRot13, 0}, {"cebzcg", hRot13, 0}, {"qvfertneq", hRot13, 0},
+	{"decode", hDecode, 0}, {"decipher", hDecode, 0}, {"1gnore", hLeetIgnore, 0},
+	{"ign0re", hLeetIgnore, 0}, {"1gn0re", hLeetIgnore, 0},
+}
+
+const (
+	injSlots    = 1 << 10
+	injMaxWord  = 16
+	injSlotBits = 10
+)
+
+type injSlot struct {
+	lo, hi uint64
+	n      uint8
+	id     uint16 // index+1 into injAnchors; 0 = empty
+}
+
+// injTable finds anchor words: a 65,536-bit Bloom filter on (first,
+// second, last letter, length) rejects almost every English word after
+// three loads; survivors are looked up in an open-addressing table keyed
+// by the word packed into two words.
+type injTable struct {
+	bloom [1 << 10]uint64
+	slot  [injSlots]injSlot
+}
+
+var injTab = buildInjTable()
+
+func injBloomHash(c0, c1, cl byte, n int) uint32 {
+	x := uint32(c0) | uint32(c1)<<8 | uint32(cl)<<16 | uint32(n)<<24
+	return (x * 0x9E3779B1) >> 16
+}
+
+func injSlotHash(lo, hi uint64, n int) int {
+	return int((lo*0x9E3779B97F4A7C15 ^ hi*0xC2B2AE3D27D4EB4F ^ uint64(n)*0x165667B19E3779F9) >> (64 - injSlotBits))
+}
+
+// injPack lower-cases w (ASCII letters and digits) into two words.
+func injPack(w string) (lo, hi uint64) {
+	for k := 0; k < len(w); k++ {
+		b := uint64(w[k] | 0x20)
+		if k < 8 {
+			lo |= b << (8 * k)
+		} else {
+			hi |= b << (8 * (k - 8))
+		}
+	}
+	return lo, hi
+}
+
+func buildInjTable() *injTable {
+	t := new(injTable)
+	if len(injAnchors) > 256 {
+		panic("sanitize: more than 256 injection anchors") // injState.seen holds 256 bits
+	}
+	for i, a := range injAnchors {
+		w := a.word
+		n := len(w)
+		if n < 2 || n > injMaxWord {
+			panic("sanitize: bad injection anchor " + w) // a bug in the table above
+		}
+		h := injBloomHash(w[0], w[1], w[n-1], n)
+		t.bloom[h>>6] |= 1 << (h & 63)
+		lo, hi := injPack(w)
+		for s := injSlotHash(lo, hi, n); ; s = (s + 1) & (injSlots - 1) {
+			if t.slot[s].id == 0 {
+				t.slot[s] = injSlot{lo: lo, hi: hi, n: uint8(n), id: uint16(i + 1)}
+				break
+			}
+			if t.slot[s].lo == lo && t.slot[s].hi == hi && int(t.slot[s].n) == n {
+				panic("sanitize: duplicate injection anchor " + w)
+			}
+		}
+	}
+	return t
+}
+
+// lookup returns the anchor index of the word text[i:j] (ASCII
+// alphanumerics) or -1.
+func (t *injTable) lookup(text string, i, j int) int {
+	n := j - i
+	if n < 2 || n > injMaxWord {
+		return -1
+	}
+	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, n)
+	if t.bloom[h>>6]&(1<<(h&63)) == 0 {
+		return -1
+	}
+	lo, hi := injPack(text[i:j])
+	for s := injSlotHash(lo, hi, n); ; s = (s + 1) & (injSlots - 1) {
+		sl := &t.slot[s]
+		if sl.id == 0 {
+			return -1
+		}
+		if sl.lo == lo && sl.hi == hi && int(sl.n) == n {
+			return int(sl.id) - 1
+		}
+	}
+}
+
+// Word sets for the rules; an entry ending in '*' matches as a prefix.
+// Matching ignores case (Unicode simple folding).
+var (
+	injOverrideNouns = []string{
+		"instruction*", "direction*", "rule*", "prompt*", "guideline*", "command*", "context",
+		"constraint*", "programming", "restriction*", "polic*", "orders", "training",
+		"filter*", "safeguard*", "directive*", "everything", "text",
+		"consigne*", "règle*", "regle*", "indication*", "ordre*",
+		"anweisung*", "instruktion*", "regel*", "befehl*", "vorgabe*", "richtlinie*", "systemprompt",
+		"instruccion*", "instrucción*", "regla*", "indicacion*", "indicación*", "orden*", "norma*", "directriz", "directrices",
+	}
+	injStrongQual = []string{
+		"previous*", "prior", "above", "earlier", "preceding", "foregoing", "initial", "original",
+		"old", "your", "system", "before", "existing", "prev", "safety", "ethical", "moral",
+		"précédent*", "precedent*", "antérieur*", "anterieur*", "dessus", "tes", "vos",
+		"vorherig*", "bisherig*", "obig*", "vorig*", "deine", "ihre", "alten",
+		"anterior*", "previa*", "previo*", "tus", "sus",
+	}
+	injWeakQual  = []string{"all", "any", "every", "other", "alle", "allen", "toutes", "tous", "todas", "todos"}
+	injCoreVerbs = []string{
+		"ignore", "ignoring", "ignores", "disregard", "disregarding", "forget", "forgetting", "bypass",
+		"ignorez", "ignorer", "oublie", "oubliez", "ignoriere", "vergiss", "ignora", "olvida", "nevermind",
+	}
+	injFalse = []string{
+		"false", "void", "invalid", "obsolete", "cancelled", "canceled", "revoked", "null", "outdated",
+		"overridden", "superseded", "wrong", "irrelevant", "fake", "replaced", "deprecated", "over",
+	}
+	injNew         = []string{"new", "updated", "real", "actual", "true", "revised", "secret", "hidden", "reprogramming"}
+	injExtractNoun = []string{
+		"instruction*", "prompt*", "directive*", "guideline*", "rules", "parameters", "configuration",
+		"programming", "preprompt", "pre-prompt", "exemplars",
+	}
+	injExtractQual   = []string{"verbatim", "every", "given", "above", "full", "entire", "preceding", "previous"}
+	injExtractStrong = []string{"initial", "initials", "system", "hidden", "secret", "system’s"}
+	injRevealVerbs   = []string{
+		"repeat", "print", "reveal", "show", "output", "display", "tell", "list", "relay", "give", "share",
+		"disclose", "leak", "dump", "respond", "recite", "echo", "spell", "paste", "expose", "copy",
+	}
+)
+
+// injIn reports whether w is in set (case-insensitive; '*' suffix = prefix).
+func injIn(w string, set []string) bool {
+	for _, s := range set {
+		if p, ok := strings.CutSuffix(s, "*"); ok {
+			if len(w) >= len(p) && strings.EqualFold(w[:len(p)], p) {
+				return true
+			}
+		} else if strings.EqualFold(w, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// injWordRune reports whether r belongs to a word for the rules.
+func injWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		c := byte(r)
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	return r == '’' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// injNextWord returns the next word at or after pos, and whether a
+// sentence end (". ", "!", "?", ";", a newline) lies before it.
+func injNextWord(text string, pos int) (s, e int, stop bool) {
+	i := pos
+	for i < len(text) {
+		r, w := utf8.DecodeRuneInString(text[i:])
+		if injWordRune(r) {
+			break
+		}
+		switch r {
+		case '!', '?', ';', '\n', '。', '！', '？':
+			stop = true
+		case '.':
+			if i+1 >= len(text) || text[i+1] == ' ' || text[i+1] == '\n' || text[i+1] == '"' {
+				stop = true
+			}
+		}
+		i += w
+	}
+	s = i
+	for i < len(text) {
+		r, w := utf8.DecodeRuneInString(text[i:])
+		if !injWordRune(r) {
+			break
+		}
+		i += w
+	}
+	return s, i, stop
+}
+
+// injPrevWord returns the ASCII word that ends before pos (skipping
+// spaces and punctuation other than sentence ends), or s == e.
+func injPrevWord(text string, pos int) (s, e int) {
+	i := pos
+	for i > 0 {
+		c := text[i-1]
+		if injAlnum(c) {
+			break
+		}
+		if c == '.' || c == '!' || c == '?' || c == '\n' || c == ';' || pos-i > 8 {
+			return pos, pos
+		}
+		i--
+	}
+	e = i
+	for i > 0 && injAlnum(text[i-1]) {
+		i--
+	}
+	return i, e
+}
+
+func injAlnum(c byte) bool { return injClass[c] == cWord }
+
+// injFind looks at up to max words after pos, within the sentence, for one
+// in set; it returns its range and the end of the last word read.
+func injFind(text string, pos, max int, set []string) (s, e int, ok bool) {
+	for k := 0; k < max; k++ {
+		ws, we, stop := injNextWord(text, pos)
+		if ws == we || stop {
+			return 0, pos, false
+		}
+		if injIn(text[ws:we], set) {
+			return ws, we, true
+		}
+		pos = we
+	}
+	return 0, pos, false
+}
+
+// injAnyBetween reports whether a word of set lies in text[from:to].
+func injAnyBetween(text string, from, to int, set []string) bool {
+	for from < to {
+		ws, we, _ := injNextWord(text, from)
+		if ws >= to || ws == we {
+			return false
+		}
+		if injIn(text[ws:we], set) {
+			return true
+		}
+		from = we
+	}
+	return false
+}
+
+// injPrevIs reports whether the word before pos is one of words.
+func injPrevIs(text string, pos int, words ...string) (int, bool) {
+	s, e := injPrevWord(text, pos)
+	if s == e {
+		return s, false
+	}
+	for _, w := range words {
+		if strings.EqualFold(text[s:e], w) {
+			return s, true
+		}
+	}
+	return s, false
+}
+
+// injNextIs reports whether the word after pos, in the same sentence, is
+// one of words.
+func injNextIs(text string, pos int, words ...string) (int, bool) {
+	s, e, stop := injNextWord(text, pos)
+	if stop || s == e {
+		return e, false
+	}
+	for _, w := range words {
+		if strings.EqualFold(text[s:e], w) {
+			return e, true
+		}
+	}
+	return e, false
+}
+
+// lineStart reports whether only spaces, '#', '*', '-', '>' or quotes lie
+// between the start of the line and pos.
+func injLineStart(text string, pos int) bool {
+	for i := pos - 1; i >= 0 && pos-i < 12; i-- {
+		switch text[i] {
+		case '\n', '\r':
+			return true
+		case ' ', '\t', '#', '*', '-', '>', '"', '\'', '`', '|':
+		default:
+			return false
+		}
+	}
+	return pos < 12
+}
+
+// word runs the rule of anchor a found at text[i:j].
+func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth int) {
+	a := &injAnchors[id]
+	if a.lex > 0 {
+		st.lexicon(id, a.lex, i, j)
+	}
+	switch a.h {
+	case hOverride:
+		s, e, ok := injFind(text, j, 6, injOverrideNouns)
+		if ok && injAnyBetween(text, j, s, []string{"my", "our", "mon", "ma", "mes", "meine", "meinen", "mi", "mis"}) {
+			return
+		}
+		if ok {
+			// Qualifier between verb and noun, or within two words after.
+			if injAnyBetween(text, j, s, injStrongQual) || injHasWithin(text, e, 2, injStrongQual) {
+				st.fire(rOverride, SignalOverride, 0.85, i, e)
+				return
+			}
+			if injIn(text[i:j], injCoreVerbs) && injAnyBetween(text, j, s, injWeakQual) && !strings.EqualFold(text[s:e], "text") {
+				st.fire(rOverrideWeak, SignalOverride, 0.33, i, e)
+				return
+			}
+		}
+		// "ignore the above.", "ignore any previous and following ...".
+		if !injIn(text[i:j], injCoreVerbs) {
+			return
+		}
+		if qs, e, ok := injFind(text, j, 3, []string{"above", "previous", "prior", "everything"}); ok && !injAnyBetween(text, j, qs, []string{"my", "our"}) {
+			ns, ne, stop := injNextWord(text, e)
+			if stop || ns == ne || injIn(text[ns:ne], []string{"and", "instead", "then", "before", "above"}) || strings.IndexByte(text[e:ns], ',') >= 0 || strings.IndexByte(text[e:ns], ':') >= 0 {
+				w := 0.5
+				if injIn(text[qs:e], []string{"everything"}) {
+					w = 0.3
+				}
+				st.fire(rOverrideWeak, SignalOverride, w, i, e)
+			}
+		}
+	case hInstrNoun:
+		if ps, pe := injPrevWord(text, i); ps < pe && injIn(text[ps:pe], []string{"initial", "original", "hidden", "secret", "system"}) {
+			if _, ok := injPrevIs(text, ps, "your", "Your"); ok {
+				st.fire(rGiven, SignalPromptExtraction, 0.45, ps, j)
+			}
+		}
+		if _, e, ok := injFind(text, j, 4, []string{"given"}); ok && injAnyBetween(text, j, e, []string{"you"}) {
+			st.fire(rGiven, SignalPromptExtraction, 0.35, i, e)
+		}
+		if d := injDelimited(text, i); d >= 0 {
+			if injAnyBetween(text, d, i, []string{"new", "end", "begin", "updated", "real", "start"}) {
+				st.fire(rDelim, SignalRoleMarker, 0.5, d, j)
+			}
+		}
+		if ps, ok := injPrevIs(text, i, injNew...); ok {
+			st.fire(rNewInstr, SignalOverride, 0.3, ps, j)
+		}
+		ps, pe := injPrevWord(text, i)
+		if ps < pe && (injIn(text[ps:pe], injStrongQual) || strings.Contains(strings.ToLower(text[ps:pe]), "previous")) {
+			if _, e, ok := injFind(text, j, 3, injFalse); ok {
+				st.fire(rInstrFalse, SignalOverride, 0.7, ps, e)
+			}
+		}
+	case hExtract:
+		if injIn(text[i:j], injRevealVerbs) {
+			if _, e, ok := injFind(text, j, 2, []string{"everything", "all", "anything"}); ok {
+				if _, e2, ok := injFind(text, e, 2, []string{"above", "before", "prior", "preceding"}); ok {
+					st.fire(rExtract, SignalPromptExtraction, 0.5, i, e2)
+					return
+				}
+			}
+		}
+		s, e, ok := injFind(text, j, 6, injExtractNoun)
+		if !ok || injAnyBetween(text, j, s, []string{"my", "our", "own", "a", "an", "this", "mon", "mein", "mi"}) {
+			return
+		}
+		noun := text[s:e]
+		prompt := injIn(noun, []string{"prompt*"})
+		reveal := injIn(text[i:j], injRevealVerbs)
+		switch {
+		case injAnyBetween(text, j, s, injExtractStrong) || injIn(noun, []string{"preprompt", "pre-prompt"}):
+			st.fire(rExtract, SignalPromptExtraction, 0.7, i, e)
+		case !prompt && injAnyBetween(text, j, s, []string{"your"}):
+			st.fire(rExtract, SignalPromptExtraction, 0.6, i, e)
+		case reveal && injAnyBetween(text, j, s, injExtractQual) && !injIn(noun, []string{"parameters", "configuration", "guideline*", "rules"}):
+			st.fire(rExtract, SignalPromptExtraction, 0.45, i, e)
+		}
+	case hSystem:
+		d.roleWord(st, text, i, j, 0.55)
+		if e, ok := injNextIs(text, j, "prompt", "prompts", "message", "instructions"); ok {
+			st.fire(rSystemPrompt, SignalPromptExtraction, 0.15, i, e)
+		}
+		if e, ok := injNextIs(text, j, "override", "overrides"); ok {
+			st.fire(rRoleBracket, SignalRoleMarker, 0.45, i, e)
+		}
+		if e, ok := injNextIs(text, j, "note", "override", "update", "upgrade", "alert", "message"); ok && i > 0 && (text[i-1] == '[' || text[i-1] == '(') {
+			st.fire(rRoleBracket, SignalRoleMarker, 0.55, i-1, e)
+		}
+	case hRoleWord:
+		w := 0.25
+		switch text[i] | 0x20 {
+		case 't', 'f', 'o':
+			// "Tool result:", "Function output:", "Observation:".
+			if e, ok := injNextIs(text, j, "result", "results", "output", "response"); ok && e < len(text) && text[e] == ':' && injLineStart(text, i) {
+				st.fire(rToolResult, SignalRoleMarker, 0.4, i, e+1)
+				return
+			}
+			w = 0.3
+		case 'd':
+			// "developer mode" is handled at "mode"; "Developer:" turns only.
+			w = 0.3
+		}
+		d.roleWord(st, text, i, j, w)
+	case hNow:
+		if ps, ok := injPrevIs(text, i, "from"); ok {
+			if e, ok := injNextIs(text, j, "on"); ok {
+				w := 0.25
+				if _, ok := injNextIs(text, e, "you", "your"); ok {
+					w = 0.35
+				}
+				st.fire(rNowOn, SignalJailbreakPersona, w, ps, e)
+			}
+			return
+		}
+		if ps, ok := injPrevIs(text, i, "anything"); ok {
+			if pps, ok := injPrevIs(text, ps, "do"); ok {
+				st.fire(rDoAnything, SignalJailbreakPersona, 0.6, pps, j)
+			}
+			return
+		}
+		if ps, ok := injPrevIs(text, i, "are", "re"); ok {
+			if pps, ok := injPrevIs(text, ps, "you", "You"); ok {
+				st.fire(rYouAreNow, SignalJailbreakPersona, 0.2, pps, j)
+			}
+		}
+	case hCharacter:
+		if ps, ok := injPrevIs(text, i, "in"); ok {
+			if pps, ok := injPrevIs(text, ps, "stay", "staying", "remain", "keep", "stays"); ok {
+				st.fire(rStayChar, SignalJailbreakPersona, 0.3, pps, j)
+			}
+		} else if ps, ok := injPrevIs(text, i, "break", "breaking", "broke", "breaks"); ok {
+			st.fire(rBreakChar, SignalJailbreakPersona, 0.12, ps, j)
+		}
+	case hMode:
+		ps, pe := injPrevWord(text, i)
+		if ps == pe {
+			return
+		}
+		switch p := strings.ToLower(text[ps:pe]); p {
+		case "developer", "dan", "jailbreak", "jailbroken", "unrestricted", "unfiltered", "uncensored", "evil", "chaos", "god", "dev", "opposite", "unlocked":
+			w := 0.35
+			if p == "developer" {
+				w = 0.3
+			} else if p == "god" || p == "dev" || p == "opposite" {
+				w = 0.2
+			}
+			st.fire(rMode, SignalJailbreakPersona, w, ps, j)
+		case "safe", "safety":
+			if e, ok := injNextIs(text, j, "off", "disabled", "deactivated"); ok {
+				st.fire(rMode, SignalOverride, 0.55, ps, e)
+			}
+		}
+	case hPolicy:
+		if ps, ok := injPrevIs(text, i, "content", "usage", "openai", "openai’s", "s"); ok {
+			st.fire(rPolicy, SignalJailbreakPersona, 0.25, ps, j)
+		}
+	case hLimits:
+		ps, pe := injPrevWord(text, i)
+		if ps == pe {
+			return
+		}
+		p := strings.ToLower(text[ps:pe])
+		switch p {
+		case "no", "without", "zero", "any", "removed", "unrestricted":
+			w := 0.25
+			if strings.EqualFold(text[i:j], "rules") || strings.EqualFold(text[i:j], "guidelines") || strings.EqualFold(text[i:j], "ethics") || strings.EqualFold(text[i:j], "limits") {
+				w = 0.15
+			}
+			if p == "any" {
+				w /= 2
+			}
+			st.fire(rLimits, SignalJailbreakPersona, w, ps, j)
+		case "ethical", "moral", "safety", "content":
+			// "free from moral guidelines", "bypass safety filters".
+			pps, _ := injPrevWord(text, ps)
+			if pps < ps && injIn(text[pps:ps], []string{"no", "without", "any", "bypass", "ignore", "ignores", "free", "from"}) {
+				st.fire(rLimits, SignalJailbreakPersona, 0.25, pps, j)
+			}
+		}
+	case hTwo:
+		if _, e, ok := injFind(text, j, 1, []string{"different", "separate", "distinct"}); ok {
+			if _, e2, ok := injFind(text, e, 2, []string{"ways", "responses", "answers", "paragraphs", "personalities", "manners"}); ok {
+				st.fire(rTwo, SignalJailbreakPersona, 0.3, i, e2)
+			}
+		}
+	case hRefuse:
+		s, e := injPrevWord(text, i)
+		if s < e {
+			p := strings.ToLower(text[s:e])
+			if p == "never" || p == "not" || p == "cannot" || p == "t" || p == "won" {
+				st.fire(rRefuse, SignalJailbreakPersona, 0.25, s, j)
+			}
+		}
+	case hBound:
+		if ps, ok := injPrevIs(text, i, "not", "never", "longer"); ok {
+			if _, ok := injNextIs(text, j, "by"); ok {
+				st.fire(rBound, SignalJailbreakPersona, 0.25, ps, j)
+			}
+		}
+	case hMatter:
+		if ps, ok := injPrevIs(text, i, "no"); ok {
+			st.fire(rMatter, SignalJailbreakPersona, 0.1, ps, j)
+		}
+	case hDAN:
+		if text[i] == 'D' && text[i+1] == 'A' && text[i+2] == 'N' {
+			st.fire(rDAN, SignalJailbreakPersona, 0.3, i, j)
+		}
+	case hEverything:
+		if ps, ok := injPrevIs(text, i, "stop", "STOP", "Stop"); ok {
+			st.fire(rStop, SignalOverride, 0.5, ps, j)
+		}
+	case hRot13:
+		if depth < injMaxDepth && !st.rot13Done {
+			st.rot13Done = true
+			d.rot13(st, text, i, depth)
+		}
+	case hDecode:
+		if _, e, ok := injFind(text, j, 5, []string{"base64", "rot13", "hex", "cipher", "ciphertext", "string", "message", "following"}); ok {
+			if _, e2, ok := injFindAny(text, e, 12, []string{"follow", "execute", "obey", "run", "do", "perform", "carry"}); ok {
+				st.fire(rDecode, SignalEncodedPayload, 0.35, i, e2)
+			}
+		}
+	case hFree:
+		if e, ok := injNextIs(text, j, "of", "from"); ok {
+			if _, e2, ok := injFind(text, e, 4, []string{"limitation*", "restriction*", "confines", "rules", "guidelines", "filter*", "censorship", "constraints", "polic*", "ethics", "morals", "shackles", "chains"}); ok {
+				st.fire(rFree, SignalJailbreakPersona, 0.3, i, e2)
+			}
+		}
+		if ps, ok := injPrevIs(text, i, "broken", "break", "broke", "breaks", "set", "been"); ok {
+			st.fire(rFree, SignalJailbreakPersona, 0.2, ps, j)
+		}
+	case hRestricted:
+		if ps, pe := injPrevWord(text, i); ps < pe {
+			p := strings.ToLower(text[ps:pe])
+			if p == "not" || p == "never" || p == "t" || p == "longer" || p == "no" {
+				w := 0.25
+				if strings.EqualFold(text[i:j], "subject") {
+					if _, ok := injNextIs(text, j, "to"); !ok {
+						return
+					}
+				}
+				st.fire(rRestricted, SignalJailbreakPersona, w, ps, j)
+			}
+		}
+	case hGiven:
+	case hStands:
+		if ps, ok := injPrevIs(text, i, "which", "that", "it", "name"); ok {
+			if e, ok := injNextIs(text, j, "for"); ok {
+				st.fire(rStands, SignalJailbreakPersona, 0.1, ps, e)
+			}
+		}
+	case hLeetIgnore:
+		st.fire(rOverrideWeak, SignalObfuscation, 0.3, i, j)
+		if _, e, ok := injFind(text, j, 6, injOverrideNouns); ok {
+			st.fire(rOverride, SignalOverride, 0.7, i, e)
+		}
+	}
+}
+
+// injDelimited returns where a delimiter run ("###", "%%%", "===",
+// "---", "***") starts within the 24 bytes before i, or -1.
+func injDelimited(text string, i int) int {
+	for k := i - 1; k >= 2 && i-k < 24; k-- {
+		c := text[k]
+		if (c == '#' || c == '%' || c == '=' || c == '-' || c == '*') && text[k-1] == c && text[k-2] == c {
+			return k - 2
+		}
+		if c == '\n' {
+			break
+		}
+	}
+	return -1
+}
+
+// injFindAny is injFind that may cross sentence ends.
+func injFindAny(text string, pos, max int, set []string) (s, e int, ok bool) {
+	for k := 0; k < max; k++ {
+		ws, we, _ := injNextWord(text, pos)
+		if ws == we {
+			return 0, pos, false
+		}
+		if injIn(text[ws:we], set) {
+			return ws, we, true
+		}
+		pos = we
+	}
+	return 0, pos, false
+}
+
+func injHasWithin(text string, pos, max int, set []string) bool {
+	_, _, ok := injFind(text, pos, max, set)
+	return ok
+}
+
+// roleWord fires for "system:" (and other roles) at a line start, for
+// "<system>" tags, and for `"role": "system"`.
+func (d *InjectionDetector) roleWord(st *injState, text string, i, j int, w float64) {
+	k := j
+	for k < len(text) && k-j < 2 && text[k] == ' ' {
+		k++
+	}
+	if k < len(text) && text[k] == ':' && injLineStart(text, i) {
+		// "System: ..." opening a line; the word must not be capitalised mid-sentence.
+		st.fire(rRoleLine, SignalRoleMarker, w, i, k+1)
+		return
+	}
+	if i > 0 && j < len(text) {
+		switch {
+		case text[i-1] == '<' || i > 1 && text[i-2:i] == "</":
+			if text[j] == '>' {
+				st.fire(rTemplate, SignalRoleMarker, w*0.8, i-1, j+1)
+			}
+		case text[i-1] == '"' && text[j] == '"':
+			// `"role": "system"`
+			lo := max(0, i-16)
+			if strings.Contains(strings.ToLower(text[lo:i]), `"role"`) {
+				st.fire(rRoleJSON, SignalRoleMarker, w*0.75, lo, j+1)
+			}
+		case text[i-1] == '[' && (text[j] == ']' || text[j] == ':'):
+			if j+1 < len(text) && text[j] == ']' && text[j+1] == '(' {
+				w = max(w, 0.55) // Bing-style "[system](#instructions)"
+			}
+			st.fire(rRoleBracket, SignalRoleMarker, w, i-1, j+1)
+		}
+	}
+}
