@@ -28,6 +28,8 @@ type endpoint[Req any] struct {
 	// tools returns the functions the request offers, by name, with their
 	// parameter schemas, for the tool-call check; nil: no tool calls.
 	tools func(r *Req) map[string]any
+	// images returns the request's image URLs, for the moderation check.
+	images func(r *Req) []string
 }
 
 var chatEndpoint = &endpoint[openai.ChatCompletionRequest]{
@@ -38,6 +40,7 @@ var chatEndpoint = &endpoint[openai.ChatCompletionRequest]{
 	clone:    cloneChat,
 	estimate: chatEstimate,
 	tools:    chatTools,
+	images:   chatImages,
 }
 
 var responsesEndpoint = &endpoint[openai.CreateResponseRequest]{

@@ -103,6 +103,9 @@ func New(opts ...Option) (*Client, error) {
 		if err := checkAzureVersion(cfg.apiVersion); err != nil {
 			errs = append(errs, err)
 		}
+		if cfg.moderation != nil {
+			errs = append(errs, errors.New("secureai: WithModeration: Azure OpenAI has no moderation endpoint"))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -149,6 +152,24 @@ func New(opts ...Option) (*Client, error) {
 		c.transport = newTransport(cfg)
 	}
 	c.http = newHTTPLayer(cfg, c.transport, base.Host)
+	if p := cfg.moderation; p != nil {
+		mc, err := newModerationCheck(p, c.http, cfg.baseURL)
+		if err != nil {
+			return nil, err
+		}
+		if p.Mode == ModerateParallel {
+			cfg.parallelMod = mc
+		} else {
+			cfg.moderator = mc
+		}
+		if p.Output && cfg.slots[StageOutput] != slotDisabled {
+			i := len(cfg.outputChecks)
+			if cfg.reviewer != nil {
+				i-- // the reviewer stays last
+			}
+			cfg.outputChecks = slices.Insert(cfg.outputChecks, i, OutputChecker(outputModeration{mc}))
+		}
+	}
 	c.audit = cfg.auditSink
 	if c.audit == nil {
 		c.audit, _ = audit.NewSlogSink(slog.Default().Handler())
@@ -312,7 +333,7 @@ func (c *Client) Controls() []Control {
 		slot(StageInput, len(cfg.inputChecks) > 0, typeNames(cfg.inputChecks), false),
 		slot(StageBudget, cfg.budget != nil, describe(cfg.budget), true),
 		{Stage: StageKey, On: true, What: fmt.Sprintf("%T, scope %s/<group>, injected per request", cfg.keys, cfg.environment)},
-		slot(StageModeration, cfg.moderator != nil, describe(cfg.moderator), true),
+		slot(StageModeration, cfg.moderator != nil || cfg.parallelMod != nil, describeModeration(cfg), true),
 		{Stage: StageUpstream, On: true, What: fmt.Sprintf("%s via %s; TLS>=1.2, egress %s, %d retries with jitter", c.provider, c.http.base, c.http.egressList(), cfg.retry.MaxRetries)},
 		slot(StageOutput, len(cfg.outputChecks) > 0, typeNames(cfg.outputChecks), false),
 	}

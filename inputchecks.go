@@ -126,7 +126,11 @@ func builtinInputChecks(cfg *config) ([]InputChecker, error) {
 		out = append(out, spotlighter{p})
 	}
 	if cfg.leak != nil {
-		out = append(out, canaryCheck{*cfg.leak})
+		cc, err := newCanaryCheck(*cfg.leak)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cc)
 	}
 	return out, nil
 }

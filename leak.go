@@ -40,8 +40,22 @@ func WithLeakGuard(p LeakPolicy) Option {
 type leakKey struct{}
 
 // canaryCheck is the input half of the leak guard: the last check of
-// stage 5, so that the canary ends the system prompt as sent.
-type canaryCheck struct{ p LeakPolicy }
+// stage 5, so that the canary ends the system prompt as sent. The canary is
+// drawn once per client, not per call: a system prompt that is the same
+// from call to call stays the same with its canary, so the provider's
+// prompt cache still covers it and the conversation after it.
+type canaryCheck struct {
+	p      LeakPolicy
+	canary string
+}
+
+func newCanaryCheck(p LeakPolicy) (canaryCheck, error) {
+	c, err := sanitize.NewCanary()
+	if err != nil {
+		return canaryCheck{}, fmt.Errorf("secureai: WithLeakGuard: %w", err)
+	}
+	return canaryCheck{p: p, canary: c}, nil
+}
 
 func (c canaryCheck) String() string {
 	return fmt.Sprintf("system-prompt canary (verbatim run %d bytes)", c.p.MinRun)
@@ -53,16 +67,12 @@ func (c canaryCheck) CheckInput(_ context.Context, call *Call, in *Input) error 
 		if !isSystemPrompt(f) {
 			continue
 		}
-		canary, err := sanitize.NewCanary()
-		if err != nil {
-			return err
-		}
-		d, err := sanitize.NewLeakDetector(f.Text, []string{canary}, c.p.MinRun)
+		d, err := sanitize.NewLeakDetector(f.Text, []string{c.canary}, c.p.MinRun)
 		if err != nil {
 			return err
 		}
 		call.Set(leakKey{}, d)
-		f.Text = sanitize.AppendCanary(f.Text, canary)
+		f.Text = sanitize.AppendCanary(f.Text, c.canary)
 		return nil
 	}
 	return nil

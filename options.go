@@ -146,6 +146,8 @@ type config struct {
 	toolSchemas    *schemaCache            // compiled tool schemas, shared by calls
 	reviewer       *reviewCheck            // WithReviewer
 	prompts        *pinnedPrompts          // WithSystemPrompts
+	moderation     *ModerationPolicy       // WithModeration
+	parallelMod    *moderationCheck        // built in New for ModerateParallel
 	hygiene        []InputChecker
 	inputChecks    []InputChecker
 	budget         Budget
@@ -610,7 +612,7 @@ func Without(stage Stage) Option {
 		case StageBudget:
 			c.budget = nil
 		case StageModeration:
-			c.moderator = nil
+			c.moderator, c.moderation = nil, nil
 		case StageOutput:
 			c.outputChecks = nil
 		default:

@@ -36,11 +36,12 @@ type callState struct {
 	res   Reservation
 	usage Usage
 
-	tracked    bool      // counted in Client.inflight
-	mark       time.Time // when the last decision was recorded
-	admitted   bool      // the rate limiter allowed the call (Release at end)
-	inputBound int       // the budget's prompt-token bound
-	usageSeen  bool      // the upstream reported usage
+	tracked    bool         // counted in Client.inflight
+	mark       time.Time    // when the last decision was recorded
+	admitted   bool         // the rate limiter allowed the call (Release at end)
+	inputBound int          // the budget's prompt-token bound
+	usageSeen  bool         // the upstream reported usage
+	modWait    func() error // the verdict of a parallel moderation check
 
 	// written by the HTTP layer during the upstream call
 	sent         bool
@@ -128,11 +129,19 @@ func run[Req, Resp any](ctx context.Context, c *Client, ep *endpoint[Req], req R
 	}
 	st.call.enter(StageUpstream)
 	resp, err = up.send(c.oai, ctx, req) // 9. upstream call (transport: key, egress, retries)
+	if err == nil {
+		up.record(&resp, st) // the usage is charged even if moderation discards the answer
+	}
+	if st.modWait != nil { // parallel moderation: the verdict decides first
+		if merr := c.moderationVerdict(st); merr != nil {
+			var zero Resp
+			return zero, merr
+		}
+	}
 	if err != nil {
 		return resp, c.upstreamError(ctx, st, err)
 	}
 	st.decide(StageUpstream, "http", audit.VerdictAllow, "")
-	up.record(&resp, st)
 	if up.output != nil { // 10. output checks
 		if err = c.checkOutput(ctx, st, func(w *walker) { up.output(&resp, w) }); err != nil {
 			var zero Resp
@@ -140,6 +149,16 @@ func run[Req, Resp any](ctx context.Context, c *Client, ep *endpoint[Req], req R
 		}
 	}
 	return resp, nil
+}
+
+// moderationVerdict waits for a parallel moderation check and records it.
+func (c *Client) moderationVerdict(st *callState) error {
+	err := st.modWait()
+	if err != nil {
+		return st.deny(asStageError(err, ErrModerationFlagged, StageModeration, "moderation"))
+	}
+	st.decide(StageModeration, "moderation_parallel", audit.VerdictAllow, "")
+	return nil
 }
 
 // prepare runs stages 2 to 8, in order, on a request the caller gave us.
@@ -311,7 +330,17 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 		st.decide(StageKey, "key", audit.VerdictAllow, "")
 	}
 
-	// 8. Moderation pre-check, on the rewritten input.
+	// 8. Moderation pre-check, on the rewritten input: now, or in parallel
+	// with the upstream call (run and the streams wait for the verdict).
+	if (cfg.moderator != nil || cfg.parallelMod != nil) && ep.images != nil {
+		if urls := ep.images(req); len(urls) > 0 {
+			call.Set(imagesKey{}, urls)
+		}
+	}
+	if cfg.parallelMod != nil {
+		call.enter(StageModeration)
+		st.modWait = cfg.parallelMod.startParallel(ctx, call, &in)
+	}
 	if cfg.moderator != nil {
 		call.enter(StageModeration)
 		if err := cfg.moderator.Moderate(ctx, call, &in); err != nil {

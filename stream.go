@@ -31,6 +31,7 @@ type streamCore struct {
 	err       error // the error Recv returns once the stream is done (io.EOF on success)
 	guards    []StreamGuard
 	tools     *toolCallCheck  // nil: tool calls pass unchecked
+	modWait   func() error    // parallel moderation: nothing is released before its verdict
 	delivered strings.Builder // generated text, to count when no usage arrives
 	overflow  int             // bytes past maxDelivered
 }
@@ -67,7 +68,7 @@ func (s *streamCore) chargeUnreported() {
 
 // startStream wires a stream that go-openai opened into the client.
 func (c *Client) startStream(ctx context.Context, st *callState, closer io.Closer) *streamCore {
-	s := &streamCore{c: c, ctx: ctx, st: st, closer: closer}
+	s := &streamCore{c: c, ctx: ctx, st: st, closer: closer, modWait: st.modWait}
 	st.call.enter(StageOutput)
 	for _, chk := range c.cfg.outputChecks {
 		if tc, ok := chk.(toolCallCheck); ok {
@@ -127,6 +128,25 @@ func (s *streamCore) finish(err error) {
 // close ends the stream from the caller's side (Close, Client.Close).
 func (s *streamCore) close() {
 	s.finish(&Error{Kind: ErrStreamCut, Stage: StageUpstream, Check: "stream", Reason: "closed_before_end"})
+}
+
+// verdict waits, before the first release, for the verdict of a parallel
+// moderation check; a flagged input ends the stream with that error.
+func (s *streamCore) verdict() error {
+	if s.modWait == nil {
+		return nil
+	}
+	wait := s.modWait
+	s.modWait = nil
+	if err := wait(); err != nil {
+		e := asStageError(err, ErrModerationFlagged, StageModeration, "moderation")
+		s.finish(e)
+		return e
+	}
+	s.mu.Lock()
+	s.st.decide(StageModeration, "moderation_parallel", audit.VerdictAllow, "")
+	s.mu.Unlock()
+	return nil
 }
 
 // finished returns the terminal error when the stream is done.
@@ -248,6 +268,9 @@ type ChatCompletionStream struct {
 // Recv returns the next chunk, after the output guards.
 func (s *ChatCompletionStream) Recv() (openai.ChatCompletionStreamResponse, error) {
 	if err, done := s.core.finished(); done {
+		return openai.ChatCompletionStreamResponse{}, err
+	}
+	if err := s.core.verdict(); err != nil {
 		return openai.ChatCompletionStreamResponse{}, err
 	}
 	chunk, err := s.inner.Recv()
@@ -414,6 +437,11 @@ func (c *Client) CreateChatCompletionStream(ctx context.Context, req openai.Chat
 	}
 	inner, err := c.oai.CreateChatCompletionStream(ctx, req) // 9
 	if err != nil {
+		if st.modWait != nil {
+			if merr := c.moderationVerdict(st); merr != nil {
+				return nil, merr
+			}
+		}
 		return nil, c.upstreamError(ctx, st, err)
 	}
 	handedOff = true // 10–12 now belong to the stream
@@ -479,6 +507,9 @@ func (s *ResponseStream) recv() (openai.ResponseStreamEvent, bool, error) {
 }
 
 func (s *ResponseStream) recvOne() (openai.ResponseStreamEvent, error) {
+	if err := s.core.verdict(); err != nil {
+		return openai.ResponseStreamEvent{}, err
+	}
 	if s.pending != nil {
 		ev := *s.pending
 		s.pending = nil
@@ -665,6 +696,11 @@ func (c *Client) CreateResponseStream(ctx context.Context, req openai.CreateResp
 	}
 	inner, err := c.oai.CreateResponseStream(ctx, req) // 9
 	if err != nil {
+		if st.modWait != nil {
+			if merr := c.moderationVerdict(st); merr != nil {
+				return nil, merr
+			}
+		}
 		return nil, c.upstreamError(ctx, st, err)
 	}
 	handedOff = true

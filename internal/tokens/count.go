@@ -3,10 +3,6 @@ package tokens
 import (
 	"errors"
 	"fmt"
-	"sync"
-
-	"github.com/pkoukk/tiktoken-go"
-	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
 )
 
 // The encodings [Count] knows, by their tiktoken names.
@@ -54,44 +50,19 @@ func EncodingFor(model string) (string, bool) {
 	return "", false
 }
 
-// setLoader points tiktoken-go at the BPE files embedded by
-// tiktoken-go-loader, so that no encoding is ever downloaded. tiktoken-go
-// keeps its loader in a package variable: this is the one place that sets it,
-// once, before the first encoding is built. Other packages of this module
-// count through this package and never call tiktoken.SetBpeLoader.
-var setLoader = sync.OnceFunc(func() { tiktoken.SetBpeLoader(tiktokenloader.NewOfflineLoader()) })
-
-// encoder builds one encoding the first time it is needed (about 200 ms and
-// tens of MB for o200k_base) and shares it: a *tiktoken.Tiktoken is safe for
-// concurrent use once built.
-func encoder(name string) func() (*tiktoken.Tiktoken, error) {
-	return sync.OnceValues(func() (*tiktoken.Tiktoken, error) {
-		setLoader()
-		enc, err := tiktoken.GetEncoding(name)
-		if err != nil {
-			return nil, fmt.Errorf("tokens: load %s: %w", name, err)
-		}
-		return enc, nil
-	})
-}
-
-var (
-	o200k  = encoder(O200kBase)
-	cl100k = encoder(Cl100kBase)
-)
-
 // Count returns the exact number of tokens of texts in model's encoding, as
 // ordinary text: special-token markers a user typed ("<|endoftext|>") are
 // counted as the characters they are, never interpreted, so no text makes it
 // fail or panic. Bytes that are not valid UTF-8 are counted as the U+FFFD
 // that encoding/json sends in their place, so Count(m, s) <= [WireBytes](s)
-// for every s. The framing of messages is not included: see
-// [Estimate.WithTextTokens].
+// for every s. Each text is counted on its own. The framing of messages is
+// not included: see [Estimate.WithTextTokens].
 //
-// The first call for an encoding builds it (hundreds of milliseconds); later
-// calls cost about a microsecond per few bytes. Count is safe for concurrent
-// use. It returns an error wrapping [ErrUnknownModel] for a model whose
-// encoding is not known.
+// The counts are tiktoken's (tiktoken-go's EncodeOrdinary, token for
+// token), computed by this package's own BPE over the same rank files. The
+// first call for an encoding builds it (tens of milliseconds); later calls
+// count about 100 MB/s. Count is safe for concurrent use. It returns an
+// error wrapping [ErrUnknownModel] for a model whose encoding is not known.
 func Count(model string, texts ...string) (int, error) {
 	name, ok := EncodingFor(model)
 	if !ok {
@@ -103,24 +74,24 @@ func Count(model string, texts ...string) (int, error) {
 // CountEncoding is [Count] with the encoding named directly ([O200kBase] or
 // [Cl100kBase]).
 func CountEncoding(encoding string, texts ...string) (int, error) {
-	var get func() (*tiktoken.Tiktoken, error)
-	switch encoding {
-	case O200kBase:
-		get = o200k
-	case Cl100kBase:
-		get = cl100k
-	default:
-		return 0, fmt.Errorf("tokens: unknown encoding %q", encoding)
-	}
-	enc, err := get()
+	enc, err := encodingNamed(encoding)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, t := range texts {
-		if t != "" {
-			n += len(enc.EncodeOrdinary(t))
-		}
+		n += enc.count(t)
 	}
 	return n, nil
+}
+
+// encodingNamed returns the encoding, built on first use and shared.
+func encodingNamed(name string) (*encoding, error) {
+	switch name {
+	case O200kBase:
+		return o200k()
+	case Cl100kBase:
+		return cl100k()
+	}
+	return nil, fmt.Errorf("tokens: unknown encoding %q", name)
 }
