@@ -118,6 +118,13 @@ func New(opts ...Option) (*Client, error) {
 		}
 		cfg.hygiene = append([]InputChecker{unicodeHygiene{p}}, cfg.hygiene...)
 	}
+	if cfg.slots[StageRateLimit] != slotDisabled && cfg.rateLimiter == nil {
+		rl, err := defaultRateLimiter()
+		if err != nil {
+			return nil, err
+		}
+		cfg.rateLimiter = rl
+	}
 	if cfg.slots[StageInput] != slotDisabled { // the built-in checks run first
 		builtins, err := builtinInputChecks(cfg)
 		if err != nil {

@@ -44,14 +44,47 @@ func WithLimiter(l *ratelimit.Limiter) Option {
 	}
 }
 
+// DefaultRateRules are the request-rate rules of the limiter a client gets
+// when it is given none: per caller (by pseudonym), at most 5 requests a
+// second with bursts of 10, 120 a minute, and 8 calls in flight (a stream
+// counts until it ends). They stop a runaway loop or a stolen session from
+// flooding the upstream without getting in the way of a person using a
+// chat; anonymous calls (AllowAnonymous) have no caller scope and are not
+// limited by them. There is no default token or spend budget: those depend
+// on what you bought; set them with WithLimiter.
+func DefaultRateRules() ratelimit.Rules {
+	return ratelimit.Rules{Default: ratelimit.TierRules{Caller: ratelimit.Limits{
+		Requests:   []ratelimit.Rate{{Count: 5, Per: time.Second, Burst: 10}, ratelimit.PerMinute(120)},
+		Concurrent: 8,
+	}}}
+}
+
+// defaultRateLimiter is stage 3 of a client given no limiter: an
+// in-memory ratelimit.Limiter with DefaultRateRules and no budget.
+func defaultRateLimiter() (*limiterSlots, error) {
+	l, err := ratelimit.New(ratelimit.Options{Rules: DefaultRateRules()})
+	if err != nil {
+		return nil, err
+	}
+	return &limiterSlots{l: l, what: "in-memory, DefaultRateRules: 5/s (burst 10) and 120/min per caller, 8 in flight"}, nil
+}
+
 // limiterSlots adapts a ratelimit.Limiter to the RateLimiter (with
 // Releaser) and Budget slots.
-type limiterSlots struct{ l *ratelimit.Limiter }
+type limiterSlots struct {
+	l    *ratelimit.Limiter
+	what string // for Controls; empty: "ratelimit.Limiter"
+}
 
 type permitKey struct{}
 
 // String describes the limiter for Client.Controls.
-func (a *limiterSlots) String() string { return "ratelimit.Limiter" }
+func (a *limiterSlots) String() string {
+	if a.what != "" {
+		return "ratelimit.Limiter (" + a.what + ")"
+	}
+	return "ratelimit.Limiter"
+}
 
 func subject(call *Call) ratelimit.Subject {
 	return ratelimit.Subject{Caller: call.Pseudonym, Group: call.Caller.Group, Tier: call.Caller.Tier, Model: call.Model}

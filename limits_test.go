@@ -3,6 +3,7 @@ package secureai_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -339,4 +340,38 @@ func randHex() string {
 		b[i] = digits[rand.IntN(16)]
 	}
 	return string(b)
+}
+
+// TestDefaultRateLimit checks the in-memory request-rate limit a client
+// has when it is given none: a caller's burst of 10, then refusals with a
+// retry hint; other callers are not affected; Without turns it off.
+func TestDefaultRateLimit(t *testing.T) {
+	f := newFixture(t)
+	var refused error
+	for i := range 11 {
+		if _, err := f.client.CreateChatCompletion(f.ctx, chatReq(chatModel)); err != nil {
+			if i < 10 {
+				t.Fatalf("call %d refused: %v", i, err)
+			}
+			refused = err
+		}
+	}
+	e, ok := errors.AsType[*secureai.Error](refused)
+	if !errors.Is(refused, secureai.ErrRateLimited) || !ok || e.RetryAfter <= 0 {
+		t.Fatalf("11th call: %v, want ErrRateLimited with RetryAfter", refused)
+	}
+	other := secureai.WithCaller(t.Context(), secureai.Caller{ID: "bob@example.com"})
+	if _, err := f.client.CreateChatCompletion(other, chatReq(chatModel)); err != nil {
+		t.Fatalf("another caller: %v", err)
+	}
+	if !strings.Contains(fmt.Sprint(f.client.Controls()), "DefaultRateRules") {
+		t.Errorf("Controls does not show the default limiter: %v", f.client.Controls())
+	}
+
+	g := newFixture(t, secureai.Without(secureai.StageRateLimit))
+	for range 30 {
+		if _, err := g.client.CreateChatCompletion(g.ctx, chatReq(chatModel)); err != nil {
+			t.Fatalf("rate limit off: %v", err)
+		}
+	}
 }

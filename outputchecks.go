@@ -348,9 +348,11 @@ func (g *windowGuard) cut(p string) (int, error) {
 		run--
 	}
 	limit = min(limit, run)
-	if i := strings.LastIndex(p, "-----BEGIN"); i >= 0 && !strings.Contains(p[i:], "-----END") {
-		limit = min(limit, i)
-		if len(p)-i > g.maxHold {
+	if i := strings.LastIndex(p[:limit], "-----BEGIN"); i >= 0 && pemEnd(p, i) > limit {
+		// Never cut a private-key block: hold it from its first byte until
+		// its END line is complete.
+		limit = i
+		if pemEnd(p, i) > len(p) && len(p)-i > g.maxHold {
 			return 0, refuse(ErrOutputBlocked, StageOutput, "stream_guard", "unterminated_private_key")
 		}
 	}
@@ -370,6 +372,21 @@ func (g *windowGuard) cut(p string) (int, error) {
 		}
 	}
 	return limit, nil
+}
+
+// pemEnd returns the end of the "-----END ...-----" line of the block
+// that begins at i, or len(p)+1 when it has not arrived yet.
+func pemEnd(p string, i int) int {
+	j := strings.Index(p[i:], "-----END")
+	if j < 0 {
+		return len(p) + 1
+	}
+	j += i + len("-----END")
+	k := strings.Index(p[j:], "-----")
+	if k < 0 {
+		return len(p) + 1
+	}
+	return j + k + len("-----")
 }
 
 func isSpaceByte(c byte) bool {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,13 +42,18 @@ type chatter interface {
 
 // loop runs one chat call per iteration. The fake server's request log is
 // cleared outside the timer every 1024 calls so that memory stays flat.
+// A nil ctx means one of benchCtxs per call.
 func loop(b *testing.B, srv *secureaitest.Server, c chatter, ctx context.Context) {
 	req := chatRequest()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(prompt4K)))
 	i := 0
 	for b.Loop() {
-		if _, err := c.CreateChatCompletion(ctx, req); err != nil {
+		cctx := ctx
+		if cctx == nil {
+			cctx = benchCtx(i)
+		}
+		if _, err := c.CreateChatCompletion(cctx, req); err != nil {
 			b.Fatal(err)
 		}
 		if i++; i%1024 == 0 {
@@ -75,7 +81,7 @@ func BenchmarkChat(b *testing.B) {
 
 	b.Run("secureai", func(b *testing.B) {
 		c := defaultClient(b, srv)
-		loop(b, srv, c, benchCtx)
+		loop(b, srv, c, nil)
 		if rawNs > 0 {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rawNs, "x-raw")
 		}
@@ -85,6 +91,36 @@ func BenchmarkChat(b *testing.B) {
 	// iteration and times each, so that drift on a noisy machine hits both
 	// alike; its x-raw is the figure to quote.
 	b.Run("paired", func(b *testing.B) { paired(b, srv, defaultClient(b, srv)) })
+
+	// paired-spine turns off every content check (hygiene, input and
+	// output checks): the cost of the pipeline alone, for comparison with
+	// paired, where the default checks run (invisible Unicode, secrets and
+	// PII, prompt injection, spotlighting; output secrets, links, tool
+	// calls).
+	b.Run("paired-spine", func(b *testing.B) {
+		sink, _ := audit.NewJSONSink(io.Discard)
+		paired(b, srv, newClient(b, srv, secureai.WithAuditSink(sink), secureai.Without(secureai.StageHygiene),
+			secureai.Without(secureai.StageInput), secureai.Without(secureai.StageOutput)))
+	})
+
+	// paired-moderation adds the moderation pre-check in parallel mode
+	// (a second request to the fake, at the same time as the completion)
+	// and the system-prompt leak guard to the default checks.
+	b.Run("paired-moderation", func(b *testing.B) {
+		sink, _ := audit.NewJSONSink(io.Discard)
+		paired(b, srv, newClient(b, srv, secureai.WithAuditSink(sink),
+			secureai.WithModeration(secureai.ModerationPolicy{Mode: secureai.ModerateParallel}),
+			secureai.WithLeakGuard(secureai.LeakPolicy{})))
+	})
+
+	// paired-moderation-output also moderates the answer: a third request,
+	// after the completion, so about one more round trip.
+	b.Run("paired-moderation-output", func(b *testing.B) {
+		sink, _ := audit.NewJSONSink(io.Discard)
+		paired(b, srv, newClient(b, srv, secureai.WithAuditSink(sink),
+			secureai.WithModeration(secureai.ModerationPolicy{Mode: secureai.ModerateParallel, Output: true}),
+			secureai.WithLeakGuard(secureai.LeakPolicy{})))
+	})
 
 	// paired-async-audit is paired with the audit events going through an
 	// AsyncSink (bounded queue, batches) into the JSON sink.
@@ -133,7 +169,7 @@ func paired(b *testing.B, srv *secureaitest.Server, c *secureai.Client) {
 				b.Fatal(err)
 			}
 			t1 := time.Now()
-			if _, err := c.CreateChatCompletion(benchCtx, req); err != nil {
+			if _, err := c.CreateChatCompletion(benchCtx(i), req); err != nil {
 				b.Fatal(err)
 			}
 			rawT += t1.Sub(t0)
@@ -150,7 +186,19 @@ func paired(b *testing.B, srv *secureaitest.Server, c *secureai.Client) {
 	}
 }
 
-var benchCtx = secureai.WithCaller(context.Background(), secureai.Caller{ID: "bench-user", Group: "bench"})
+// benchCtxs are the contexts of 4096 callers, used in turn, so that the
+// default per-caller rate limit (5/s, 120/min) sees a realistic population
+// instead of one caller making thousands of calls a second.
+var benchCtxs = func() []context.Context {
+	ctxs := make([]context.Context, 4096)
+	for i := range ctxs {
+		ctxs[i] = secureai.WithCaller(context.Background(), secureai.Caller{ID: "bench-user-" + strconv.Itoa(i), Group: "bench"})
+	}
+	return ctxs
+}()
+
+// benchCtx returns the context of the i-th call.
+func benchCtx(i int) context.Context { return benchCtxs[i%len(benchCtxs)] }
 
 // defaultClient builds a client with the default pipeline; audit events
 // are encoded as JSON and discarded.
