@@ -326,7 +326,8 @@ func (c *Client) Controls() []Control {
 		store = "store allowed"
 	}
 	pinned := len(cfg.models) - len(cfg.floating)
-	hyg := fmt.Sprintf("valid UTF-8, at most %d bytes of text", cfg.maxInputBytes)
+	hyg := fmt.Sprintf("valid UTF-8, no NUL, at most %d bytes a text and %d in all, at most %d tokens (exact count only past the bound)",
+		cfg.maxFieldBytes, cfg.maxInputBytes, cfg.maxInputTokens)
 	if n := len(cfg.hygiene); n > 0 {
 		hyg += fmt.Sprintf(", %s", typeNames(cfg.hygiene))
 	}

@@ -79,6 +79,8 @@ type limiterSlots struct {
 type permitKey struct{}
 
 // String describes the limiter for Client.Controls.
+func (a *limiterSlots) checkName() string { return "ratelimit" }
+
 func (a *limiterSlots) String() string {
 	if a.what != "" {
 		return "ratelimit.Limiter (" + a.what + ")"

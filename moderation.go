@@ -99,6 +99,8 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+func (mc *moderationCheck) checkName() string { return "moderation" }
+
 func (mc *moderationCheck) String() string {
 	mode := "sequential"
 	if mc.mode == ModerateParallel {

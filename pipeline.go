@@ -637,7 +637,14 @@ func isCode(s string) bool {
 	return true
 }
 
-func typeName(v any) string { return fmt.Sprintf("%T", v) }
+// typeName names a slot's implementation in audit decisions: the short
+// name of a built-in one, the Go type of yours.
+func typeName(v any) string {
+	if n, ok := v.(interface{ checkName() string }); ok {
+		return n.checkName()
+	}
+	return fmt.Sprintf("%T", v)
+}
 
 // hashInput returns keyed hashes (HMAC-SHA-256 with the pseudonym key,
 // "h_" and 32 hex digits) of all input texts and of the system prompt
