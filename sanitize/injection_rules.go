@@ -299,6 +299,11 @@ var (
 // injIn reports whether w is in set (case-insensitive; '*' suffix = prefix).
 func injIn(w string, set []string) bool {
 	for _, s := range set {
+		// Two different ASCII first bytes that are not one letter in two
+		// cases never fold to each other: skip EqualFold.
+		if w != "" && s != "" && w[0] < utf8.RuneSelf && s[0] < utf8.RuneSelf && w[0]|0x20 != s[0]|0x20 {
+			continue
+		}
 		if p, ok := strings.CutSuffix(s, "*"); ok {
 			if len(w) >= len(p) && strings.EqualFold(w[:len(p)], p) {
 				return true
@@ -324,7 +329,10 @@ func injWordRune(r rune) bool {
 func injNextWord(text string, pos int) (s, e int, stop bool) {
 	i := pos
 	for i < len(text) {
-		r, w := utf8.DecodeRuneInString(text[i:])
+		r, w := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			r, w = utf8.DecodeRuneInString(text[i:])
+		}
 		if injWordRune(r) {
 			break
 		}
@@ -340,6 +348,13 @@ func injNextWord(text string, pos int) (s, e int, stop bool) {
 	}
 	s = i
 	for i < len(text) {
+		if c := text[i]; c < utf8.RuneSelf {
+			if injClass[c] != cWord {
+				break
+			}
+			i++
+			continue
+		}
 		r, w := utf8.DecodeRuneInString(text[i:])
 		if !injWordRune(r) {
 			break

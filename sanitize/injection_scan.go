@@ -78,15 +78,23 @@ func (st *injState) has(name string) bool {
 // signals returns the heuristic signals of text in text order.
 func (d *InjectionDetector) signals(text string, depth int) []Signal {
 	var st injState
-	d.pass(&st, text, depth)
+	p := pass{d: d, inj: &st, depth: depth}
+	p.run(text)
+	return d.finish(&st, text, depth, nil, false)
+}
+
+// finish runs, after the pass over text, the rules the pass asked for and
+// returns the signals in text order. fs are text's [ScanUnicode] findings
+// when have is true; otherwise they are computed if needed.
+func (d *InjectionDetector) finish(st *injState, text string, depth int, fs []Finding, have bool) []Signal {
 	if st.cjk {
-		d.cjk(&st, text)
+		d.cjk(st, text)
 	}
 	if st.invis {
-		d.invisible(&st, text, depth)
+		d.invisible(st, text, depth, fs, have)
 	}
 	if st.fold && depth < injMaxDepth {
-		d.folded(&st, text, depth)
+		d.folded(st, text, depth)
 	}
 	if len(st.sigs) > 1 {
 		slices.SortStableFunc(st.sigs, func(a, b Signal) int { return a.Start - b.Start })
@@ -94,61 +102,10 @@ func (d *InjectionDetector) signals(text string, depth int) []Signal {
 	return st.sigs
 }
 
-// pass is the single pass over text described on [InjectionDetector]:
-// it splits ASCII words, tests each in a Bloom filter on (first, second,
-// last byte, length) and looks up the few survivors; it stops at '<',
-// '[', ']' and non-ASCII bytes.
-func (d *InjectionDetector) pass(st *injState, text string, depth int) {
-	n := len(text)
-	tab := injTab
-	for i := 0; i < n; {
-		c := injClass[text[i]]
-		if c == cSkip {
-			i++
-			continue
-		}
-		if c == cWord {
-			j := i + 1
-			for j < n && injClass[text[j]] == cWord {
-				j++
-			}
-			switch wl := j - i; {
-			case wl >= 16:
-				if e := d.encoded(st, text, i, j, depth); e > j {
-					i = e
-					continue
-				}
-				if id := tab.lookup(text, i, j); id >= 0 {
-					d.word(st, text, i, j, id, depth)
-				}
-			case wl >= 2:
-				h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
-				if tab.bloom[h>>6]&(1<<(h&63)) != 0 {
-					if id := tab.lookup(text, i, j); id >= 0 {
-						d.word(st, text, i, j, id, depth)
-					}
-				}
-			}
-			i = j
-			continue
-		}
-		switch c {
-		case cHigh:
-			i += d.high(st, text, i)
-		case cLT:
-			d.lt(st, text, i)
-			i++
-		case cLB:
-			d.lb(st, text, i)
-			i++
-		case cRB:
-			if i+1 < n && text[i+1] == '(' {
-				d.link(st, text, i)
-			}
-			i++
-		}
-	}
-}
+// The pass over text described on [InjectionDetector] is [pass.run]: it
+// splits ASCII words, tests each in a Bloom filter on (first, second, last
+// byte, length) and looks up the few survivors; it stops at '<', '[', ']'
+// and non-ASCII bytes.
 
 // high notes a non-ASCII code point at text[i] and returns its length.
 func (d *InjectionDetector) high(st *injState, text string, i int) int {
@@ -587,9 +544,9 @@ func (d *InjectionDetector) cjk(st *injState, text string) {
 
 // invisible reports invisible characters that hide or split words, and
 // scores the ASCII hidden in tag characters.
-func (d *InjectionDetector) invisible(st *injState, text string, depth int) {
+func (d *InjectionDetector) invisible(st *injState, text string, depth int, fs []Finding, have bool) {
 	tags := false
-	scan(text, func(f Finding) bool {
+	each := func(f Finding) bool {
 		switch f.Type {
 		case TypeTagCharacters:
 			tags = true
@@ -606,7 +563,14 @@ func (d *InjectionDetector) invisible(st *injState, text string, depth int) {
 			st.fire(rObfInvisible, SignalObfuscation, 0.25, f.Start, f.End)
 		}
 		return true
-	})
+	}
+	if have {
+		for _, f := range fs {
+			each(f)
+		}
+	} else {
+		scan(text, each)
+	}
 	if tags && depth < injMaxDepth {
 		if hidden := RevealTags(text); hidden != "" {
 			if sc := combine(d.signals(hidden, depth+1)); sc >= 0.3 {

@@ -14,14 +14,13 @@ import (
 // needs one.
 const PhoneRegion = "US"
 
-// piiAnchor marks the bytes that can start a PII rule: '@' (e-mail), digits,
-// '+' and '(' (phone numbers, cards, SSNs, IPv4), ':' (IPv6) and capital
-// letters (IBAN).
+// piiAnchor marks the bytes that can start a PII rule: '@' (e-mail), digits
+// (phone numbers, cards, SSNs, IPv4, and the check digits of an IBAN, whose
+// two capitals are found by looking back), '+' and '(' (phone numbers) and
+// ':' (IPv6). Capital letters are not anchors: in prose they start
+// sentences and names far more often than IBANs.
 var piiAnchor = func() (t [256]uint8) {
 	for c := '0'; c <= '9'; c++ {
-		t[c] = 1
-	}
-	for c := 'A'; c <= 'Z'; c++ {
 		t[c] = 1
 	}
 	t['@'], t['+'], t['('], t[':'] = 1, 1, 1, 1
@@ -38,53 +37,80 @@ var piiAnchor = func() (t [256]uint8) {
 // nothing when it finds nothing, except while validating a phone-number
 // candidate of 7 or more digits.
 func ScanPII(text string) []Finding {
-	var out []Finding
-	lastIP := -1
-	for i := 0; ; i++ {
+	st := piiState{lastIP: -1}
+	for i := 0; ; i = st.next {
 		if i = nextAnchor(text, i, &piiAnchor); i >= len(text) {
 			break
 		}
-		c := text[i]
-		var s, e int
-		var typ string
-		switch {
-		case c == '@':
-			s, e, typ = matchEmail(text, i)
-		case c == ':':
-			if t := ipStart(text, i); t != lastIP {
-				lastIP = t
-				s = t
-				e, typ = matchIP(text, t)
-			}
-		case c >= 'A' && c <= 'Z':
-			if boundaryBefore(text, i) {
-				s = i
-				e, typ = matchIBAN(text, i)
-			}
-		default: // digit, '+', '('
-			if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.') {
-				continue
-			}
-			s = i
-			if c >= '0' && c <= '9' {
-				lastIP = i
-				e, typ = matchIP(text, i)
-			}
-			if typ == "" && !(i > 0 && (text[i-1] == '+' || text[i-1] == '(' || text[i-1] == '-' && i > 1 && isAlnum(text[i-2]))) {
-				e, typ = matchNumber(text, i)
-			}
-		}
-		if typ == "" {
-			continue
-		}
-		if n := len(out); n > 0 && s < out[n-1].End {
-			continue
-		}
-		out = append(out, Finding{Kind: KindPII, Type: typ, Start: s, End: e})
-		i = e - 1
+		st.at(text, i)
 	}
-	return out
+	return st.out
 }
+
+// piiState is ScanPII's state between anchors, so that the combined input
+// scan can drive the same rules from its own pass.
+type piiState struct {
+	out    []Finding
+	lastIP int // start of the last IPv6 candidate tried
+	next   int // the first offset still to look at
+}
+
+// at runs the PII rules at text[i], a byte marked in piiAnchor. Anchors
+// must be given in increasing order; those before st.next are ignored.
+func (st *piiState) at(text string, i int) {
+	prev := st.next
+	if i < prev {
+		return
+	}
+	st.next = i + 1
+	c := text[i]
+	// An IBAN starts with two capitals and two check digits: try it from
+	// its first digit, as if its first capital were the anchor.
+	if s := i - 2; s >= prev && isDigit(c) && s >= 0 && isUpper(text[s+1]) && isUpper(text[s]) && boundaryBefore(text, s) {
+		if e, typ := matchIBAN(text, s); typ != "" {
+			st.add(s, e, typ)
+			return
+		}
+	}
+	var s, e int
+	var typ string
+	switch {
+	case c == '@':
+		s, e, typ = matchEmail(text, i)
+	case c == ':':
+		if t := ipStart(text, i); t != st.lastIP {
+			st.lastIP = t
+			s = t
+			e, typ = matchIP(text, t)
+		}
+	default: // digit, '+', '('
+		if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.') {
+			return
+		}
+		s = i
+		if c >= '0' && c <= '9' {
+			st.lastIP = i
+			e, typ = matchIP(text, i)
+		}
+		if typ == "" && !(i > 0 && (text[i-1] == '+' || text[i-1] == '(' || text[i-1] == '-' && i > 1 && isAlnum(text[i-2]))) {
+			e, typ = matchNumber(text, i)
+		}
+	}
+	if typ != "" {
+		st.add(s, e, typ)
+	}
+}
+
+// add records a finding at [s, e) unless it overlaps the previous one.
+func (st *piiState) add(s, e int, typ string) {
+	if n := len(st.out); n > 0 && s < st.out[n-1].End {
+		return
+	}
+	st.out = append(st.out, Finding{Kind: KindPII, Type: typ, Start: s, End: e})
+	st.next = e
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
 func isEmailLocal(c byte) bool {
 	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'

@@ -53,56 +53,75 @@ func nextAnchorTail(text string, i int, t *[256]uint8) int {
 // bytes that can start a rule; it allocates nothing when it finds nothing.
 // Findings are ordered by offset and do not overlap.
 func ScanSecrets(text string) []Finding {
-	var out []Finding
-	lastTried := -1
-	for i := 0; ; i++ {
+	st := secretState{lastTried: -1}
+	for i := 0; ; i = st.next {
 		if i = nextAnchor(text, i, &anchor); i >= len(text) {
 			break
 		}
-		var start, end int
-		var typ string
-		switch c := text[i]; c {
-		case '=', ':':
-			if c == ':' && strings.HasPrefix(text[i+1:], "//") {
-				start, end, typ = matchURL(text, i)
-			}
-			if typ == "" {
-				start, end, typ = matchAssignment(text, i)
-			}
-		default:
-			s := tokenStart(text, i)
-			if s == lastTried {
-				continue
-			}
-			lastTried = s
-			end, typ = matchToken(text, s)
-			start = s
-			if typ != "" && typ != "private_key" && placeholder(text[s:end]) {
-				typ = ""
-			}
+		st.at(text, i)
+	}
+	return st.out
+}
+
+// secretState is ScanSecrets' state between anchors, so that the combined
+// input scan can drive the same rules from its own pass.
+type secretState struct {
+	out       []Finding
+	lastTried int // start of the last token tried, against retrying it
+	next      int // the first offset still to look at
+}
+
+// at runs the secret rules at text[i], a byte marked in anchor. Anchors
+// must be given in increasing order; those before st.next are ignored.
+func (st *secretState) at(text string, i int) {
+	if i < st.next {
+		return
+	}
+	st.next = i + 1
+	var start, end int
+	var typ string
+	switch c := text[i]; c {
+	case '=', ':':
+		if c == ':' && strings.HasPrefix(text[i+1:], "//") {
+			start, end, typ = matchURL(text, i)
 		}
 		if typ == "" {
-			continue
+			start, end, typ = matchAssignment(text, i)
 		}
-		if n := len(out); n > 0 && start < out[n-1].End {
-			// Keep the earlier, longer-reaching finding.
-			if end <= out[n-1].End {
-				continue
-			}
-			start = out[n-1].End
+	default:
+		s := tokenStart(text, i)
+		if s == st.lastTried {
+			return
 		}
-		out = append(out, Finding{Kind: KindSecret, Type: typ, Start: start, End: end})
-		if typ == "aws_access_key_id" {
-			if s, e := awsSecretNear(text, end); e > 0 {
-				out = append(out, Finding{Kind: KindSecret, Type: "aws_secret_access_key", Start: s, End: e})
-				end = e
-			}
-		}
-		if end > i+1 {
-			i = end - 1
+		st.lastTried = s
+		end, typ = matchToken(text, s)
+		start = s
+		if typ != "" && typ != "private_key" && placeholder(text[s:end]) {
+			typ = ""
 		}
 	}
-	return out
+	if typ == "" {
+		return
+	}
+	out := st.out
+	if n := len(out); n > 0 && start < out[n-1].End {
+		// Keep the earlier, longer-reaching finding.
+		if end <= out[n-1].End {
+			return
+		}
+		start = out[n-1].End
+	}
+	out = append(out, Finding{Kind: KindSecret, Type: typ, Start: start, End: end})
+	if typ == "aws_access_key_id" {
+		if s, e := awsSecretNear(text, end); e > 0 {
+			out = append(out, Finding{Kind: KindSecret, Type: "aws_secret_access_key", Start: s, End: e})
+			end = e
+		}
+	}
+	st.out = out
+	if end > i+1 {
+		st.next = end
+	}
 }
 
 func isAlnum(c byte) bool {

@@ -313,16 +313,7 @@ func scan(text string, f func(Finding) bool) {
 			i++
 			continue
 		}
-		r, w := utf8.DecodeRuneInString(text[i:])
-		var typ string
-		switch {
-		case r == utf8.RuneError && w == 1:
-			typ = TypeInvalidUTF8
-		case r == 0x1F3F4:
-			w += flagTagLen(text[i+w:])
-		default:
-			typ = classify(text[:i], r, text[i+w:])
-		}
+		typ, w := unicodeAt(text, i)
 		if typ != "" {
 			if cur.Type == typ && cur.End == i {
 				cur.End = i + w
@@ -337,6 +328,58 @@ func scan(text string, f func(Finding) bool) {
 	}
 	if cur.Type != "" {
 		f(cur)
+	}
+}
+
+// unicodeAt classifies the code point at text[i], as scan does, and
+// returns its finding type ("" when it is fine) and the bytes it covers.
+func unicodeAt(text string, i int) (string, int) {
+	r, w := utf8.DecodeRuneInString(text[i:])
+	switch {
+	case r == utf8.RuneError && w == 1:
+		return TypeInvalidUTF8, 1
+	case r == 0x1F3F4:
+		return "", w + flagTagLen(text[i+w:])
+	}
+	return classify(text[:i], r, text[i+w:]), w
+}
+
+// unicodeState is scan's state for the combined input scan, which gives it
+// every byte >= 0x80 and every control character in order. Valid UTF-8
+// is then decoded at every non-ASCII code point rather than only at the
+// special lead bytes; classify flags nothing the special table does not
+// mark, so the findings are the same.
+type unicodeState struct {
+	out  []Finding
+	cur  Finding
+	next int // the first offset still to look at
+}
+
+// at classifies the code point at text[i] unless an earlier one covered it.
+func (u *unicodeState) at(text string, i int) {
+	if i < u.next {
+		return
+	}
+	typ, w := unicodeAt(text, i)
+	u.next = i + w
+	if typ == "" {
+		return
+	}
+	if u.cur.Type == typ && u.cur.End == i {
+		u.cur.End = i + w
+		return
+	}
+	if u.cur.Type != "" {
+		u.out = append(u.out, u.cur)
+	}
+	u.cur = Finding{Kind: KindInvisible, Type: typ, Start: i, End: i + w}
+}
+
+// flush ends the pass: it records the finding in progress.
+func (u *unicodeState) flush() {
+	if u.cur.Type != "" {
+		u.out = append(u.out, u.cur)
+		u.cur = Finding{}
 	}
 }
 

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secureai-go/secureai/sanitize"
+	"github.com/zricethezav/gitleaks/v8/detect"
+)
+
+// scanBenign returns n bytes of the benign prompt sanitize's own
+// benchmarks use (a meeting-summary request with two accented names).
+func scanBenign(n int) string {
+	const para = "The quarterly report shows that our customers asked for faster answers, " +
+		"clearer pricing and better documentation. Please summarise the main points for the " +
+		"team meeting on Thursday: what went well, what did not, and which three changes we " +
+		"should make first. Keep it short (about 200 words) and friendly; avoid jargon. " +
+		"Also draft a two-line e-mail inviting Anna, Jürgen and Zoë to review it by Friday.\n"
+	return strings.Repeat(para, n/len(para)+1)[:n]
+}
+
+// scanWithSecrets is 4 KB of the benign prompt with fake credentials
+// (shapes only) spliced in.
+func scanWithSecrets() string {
+	return scanBenign(1500) + "\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n" +
+		"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" +
+		"export GITLAB_TOKEN=glpat-testFAKEtestFAKE1234\n" +
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n" +
+		scanBenign(2200)
+}
+
+// BenchmarkScanVsGitleaks runs, in one process, secureai's combined input
+// scan (secrets, PII, invisible Unicode, prompt injection) and gitleaks'
+// default detector (secrets only) on the same texts, and reports the
+// throughput ratio as x_vs_gitleaks on the secureai rows.
+func BenchmarkScanVsGitleaks(b *testing.B) {
+	s, err := sanitize.NewInputScanner(sanitize.InputScanOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gl, err := detect.NewDetectorDefaultConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tt := range []struct{ name, text string }{
+		{"benign4KB", scanBenign(4 << 10)},
+		{"benign1MB", scanBenign(1 << 20)},
+		{"secrets4KB", scanWithSecrets()},
+	} {
+		var glNs float64
+		b.Run(tt.name+"/gitleaks", func(b *testing.B) {
+			b.SetBytes(int64(len(tt.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				gl.DetectString(tt.text)
+			}
+			glNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		})
+		b.Run(tt.name+"/secureai", func(b *testing.B) {
+			b.SetBytes(int64(len(tt.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Scan(tt.text)
+			}
+			if ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N); glNs > 0 && ns > 0 {
+				b.ReportMetric(glNs/ns, "x_vs_gitleaks")
+			}
+		})
+	}
+}
+
+// TestScanRecallVsGitleaks measures, on the rows labelled "secret" of the
+// gitleaks and detect-secrets data sets, the share that gitleaks' default
+// detector and secureai's input scan flag. Gitleaks' numbers are a
+// measurement; secureai's must stay at or above the floors of
+// TestEvalSecrets in sanitize/scan_eval_test.go.
+func TestScanRecallVsGitleaks(t *testing.T) {
+	dir := os.Getenv("SANITIZE_DATASETS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "datasets")
+	}
+	s, err := sanitize.NewInputScanner(sanitize.InputScanOptions{SkipPII: true, SkipUnicode: true, SkipInjection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl, err := detect.NewDetectorDefaultConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%-36s %6s %16s %16s", "data set", "rows", "gitleaks recall", "secureai recall")
+	for _, set := range []struct {
+		file  string
+		floor float64 // TestEvalSecrets' recall floor for the whole file
+	}{
+		{"gitleaks/rule_examples.jsonl", 0.54},
+		{"detect-secrets/plugin_tests.jsonl", 0.47},
+	} {
+		f, err := os.Open(filepath.Join(dir, set.file))
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(err)
+			}
+			t.Skipf("data sets not found (set SANITIZE_DATASETS): %v", err)
+		}
+		var rows, glHit, ourHit int
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var r struct{ Text, Label string }
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Label != "secret" {
+				continue
+			}
+			rows++
+			if len(gl.DetectString(r.Text)) > 0 {
+				glHit++
+			}
+			if res := s.Scan(r.Text); len(res.Secrets) > 0 {
+				ourHit++
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if rows == 0 {
+			t.Fatalf("%s: no rows labelled secret", set.file)
+		}
+		ours := float64(ourHit) / float64(rows)
+		t.Logf("%-36s %6d %9.3f (%4d) %9.3f (%4d)", set.file, rows,
+			float64(glHit)/float64(rows), glHit, ours, ourHit)
+		if ours < set.floor {
+			t.Errorf("%s: secureai recall %.3f below the floor %.2f", set.file, ours, set.floor)
+		}
+	}
+}

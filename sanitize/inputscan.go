@@ -1,0 +1,306 @@
+package sanitize
+
+import "slices"
+
+// InputScanOptions configure an [InputScanner]. The zero value runs every
+// rule family (secrets, personal data, invisible Unicode, prompt
+// injection) with the injection detector's defaults and no deny rules.
+// Turning a family off is a loosening: it is a named field so that it
+// shows in review.
+type InputScanOptions struct {
+	// Injection configures the prompt-injection heuristics, as for
+	// [NewInjectionDetector]; the same values are refused. Its Classifier
+	// is never called by [InputScanner.Scan] (which does no I/O).
+	// Default: the zero [InjectionOptions].
+	Injection InjectionOptions
+	// Deny, when not nil, is matched as well and its findings are returned
+	// in [InputScan.Deny]. Default: none.
+	Deny *DenyList
+	// SkipSecrets turns off the rules of [ScanSecrets]. Default: false.
+	SkipSecrets bool
+	// SkipPII turns off the rules of [ScanPII]. Default: false.
+	SkipPII bool
+	// SkipUnicode turns off the rules of [ScanUnicode]. Default: false.
+	SkipUnicode bool
+	// SkipInjection turns off the rules of [InjectionDetector.Score].
+	// Default: false.
+	SkipInjection bool
+}
+
+// InputScanner runs the checks secureai's input stage applies to each
+// text field — [ScanSecrets], [ScanPII], [ScanUnicode] and
+// [InjectionDetector.Score], and optionally a [DenyList] — as one scan
+// that reads the bytes once. Its results equal those of the separate
+// scanners.
+//
+// A single table classifies every byte: ASCII letters and digits make
+// words; each word is tested against
+// the injection lexicon's Bloom filter, and only a word holding a capital
+// letter or a digit is looked at by the secret and PII rules. Punctuation
+// that can start a rule ('-', '_', '=', ':', '@', '+', '(', '<', '[', ']')
+// dispatches to it, and a byte >= 0x80 or a control character to the
+// homoglyph and invisible-character rules. Regular text costs a table
+// load per byte and a Bloom-filter probe per word.
+//
+// Build one with [NewInputScanner]; it is immutable and safe for
+// concurrent use. The zero value is not usable. Most callers want
+// [InputScanner.Scan]; a loop over many texts can reuse one [InputScan]
+// with [InputScanner.ScanInto] and allocate nothing when nothing is found.
+type InputScanner struct {
+	inj                   *InjectionDetector // nil: injection off
+	deny                  *DenyList
+	secrets, pii, unicode bool
+}
+
+// NewInputScanner returns a scanner configured by opts. It refuses the
+// injection options [NewInjectionDetector] refuses, with the same errors.
+func NewInputScanner(opts InputScanOptions) (*InputScanner, error) {
+	s := &InputScanner{
+		deny:    opts.Deny,
+		secrets: !opts.SkipSecrets,
+		pii:     !opts.SkipPII,
+		unicode: !opts.SkipUnicode,
+	}
+	d, err := NewInjectionDetector(opts.Injection)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.SkipInjection {
+		s.inj = d
+	}
+	return s, nil
+}
+
+// InputScan is the result of [InputScanner.Scan]: the findings of each
+// rule family, each ordered by offset as the separate scanner orders them,
+// and the injection verdict. A family that found nothing, or was turned
+// off, has a nil (or, after [InputScanner.ScanInto], empty) slice.
+type InputScan struct {
+	Secrets   []Finding       // as [ScanSecrets]
+	PII       []Finding       // as [ScanPII]
+	Invisible []Finding       // as [ScanUnicode]
+	Deny      []Finding       // as [DenyList.Scan]
+	Injection InjectionResult // as [InjectionDetector.Score]
+}
+
+// Empty reports whether nothing was found: no finding of any family and
+// no injection signal.
+func (r *InputScan) Empty() bool {
+	return len(r.Secrets) == 0 && len(r.PII) == 0 && len(r.Invisible) == 0 && len(r.Deny) == 0 &&
+		len(r.Injection.Signals) == 0
+}
+
+// Findings appends to dst every finding, the injection signals included
+// (kind [KindInjection], as [InjectionDetector.Scan] reports them) when
+// the text was flagged, sorted as [MultiScanner.Scan] sorts them, and
+// returns the extended slice.
+func (r *InputScan) Findings(dst []Finding) []Finding {
+	n := len(dst)
+	dst = append(dst, r.Secrets...)
+	dst = append(dst, r.PII...)
+	dst = append(dst, r.Invisible...)
+	dst = append(dst, r.Deny...)
+	if r.Injection.Flagged {
+		for _, s := range r.Injection.Signals {
+			dst = append(dst, Finding{Kind: KindInjection, Type: s.Name, Start: s.Start, End: s.End})
+		}
+	}
+	slices.SortStableFunc(dst[n:], compareFindings)
+	return dst
+}
+
+// Scan scans text with every rule family turned on. It does not retain
+// text, and allocates nothing when nothing is found and the deny list (if
+// any) has no pattern. Invalid UTF-8 is scanned as is (and reported by the
+// Unicode rules).
+func (s *InputScanner) Scan(text string) InputScan {
+	var r InputScan
+	s.scan(&r, text)
+	return r
+}
+
+// ScanInto is Scan writing into r: it truncates r's slices and appends to
+// them, so that a caller scanning many texts reuses their storage. r must
+// not be in use elsewhere; the signals of r.Injection are reused too.
+func (s *InputScanner) ScanInto(r *InputScan, text string) {
+	r.Secrets, r.PII, r.Invisible, r.Deny = r.Secrets[:0], r.PII[:0], r.Invisible[:0], r.Deny[:0]
+	r.Injection = InjectionResult{Signals: r.Injection.Signals[:0]}
+	s.scan(r, text)
+}
+
+func (s *InputScanner) scan(r *InputScan, text string) {
+	var (
+		sec = secretState{out: r.Secrets, lastTried: -1}
+		pii = piiState{out: r.PII, lastIP: -1}
+		uni = unicodeState{out: r.Invisible}
+		st  = injState{sigs: r.Injection.Signals}
+		p   = pass{d: s.inj, inj: &st}
+	)
+	if s.secrets {
+		p.sec = &sec
+	}
+	if s.pii {
+		p.pii = &pii
+	}
+	if s.unicode {
+		p.uni = &uni
+	}
+	p.run(text)
+	uni.flush()
+	r.Secrets, r.PII, r.Invisible = sec.out, pii.out, uni.out
+	if s.inj != nil {
+		// The Unicode findings, when computed, are those the
+		// injection rules need: no second scan.
+		sigs := s.inj.finish(&st, text, 0, r.Invisible, s.unicode)
+		sc := combine(sigs)
+		r.Injection = InjectionResult{Score: sc, Flagged: sc >= s.inj.threshold, Signals: sigs}
+	}
+	if s.deny != nil {
+		// The deny list's automaton must see every byte; it is its own
+		// pass (see the package notes on DenyList).
+		r.Deny = append(r.Deny, s.deny.Scan(text)...)
+	}
+}
+
+// Byte classes of the combined pass, as bits.
+const (
+	kWord  = 1 << iota // ASCII letter or digit
+	kSec               // marked in anchor (secrets)
+	kPII               // marked in piiAnchor
+	kInj               // '<', '[', ']': injection markup
+	kHigh              // >= 0x80
+	kCtrl              // a control character ScanUnicode reports
+	kUpDig             // capital letter or digit: a word needing a closer look
+)
+
+// inClass is the byte-class table of the combined pass.
+var inClass = func() (t [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		if isAlnum(b) {
+			t[c] |= kWord
+		}
+		if isUpper(b) || isDigit(b) {
+			t[c] |= kUpDig
+		}
+		if anchor[c] != 0 {
+			t[c] |= kSec
+		}
+		if piiAnchor[c] != 0 {
+			t[c] |= kPII
+		}
+		if c >= 0x80 {
+			t[c] |= kHigh
+		}
+		if c < 0x20 && b != '\t' && b != '\n' && b != '\r' {
+			t[c] |= kCtrl
+		}
+	}
+	t['<'] |= kInj
+	t['['] |= kInj
+	t[']'] |= kInj
+	return t
+}()
+
+// pass is the state of one combined pass over a text. Nil families are
+// off. It lives on the stack.
+type pass struct {
+	d     *InjectionDetector
+	inj   *injState
+	depth int
+	sec   *secretState
+	pii   *piiState
+	uni   *unicodeState
+}
+
+// run makes the pass over text described on [InputScanner].
+func (p *pass) run(text string) {
+	n := len(text)
+	injNext := 0                            // the injection rules skip what an encoded run covered
+	anchors := p.sec != nil || p.pii != nil // words hold no other anchors
+	tab := injTab
+	for i := 0; i < n; {
+		k := inClass[text[i]]
+		if k&kWord != 0 {
+			// A byte loop: in prose, words are short and a SWAR word
+			// end measured slower.
+			j, m := i+1, k
+			for j < n {
+				kj := inClass[text[j]]
+				if kj&kWord == 0 {
+					break
+				}
+				m |= kj
+				j++
+			}
+			mixed := m&kUpDig != 0
+			if mixed && anchors {
+				p.wordAnchors(text, i, j)
+			}
+			if p.d != nil && i >= injNext {
+				switch wl := j - i; {
+				case wl >= 16:
+					if e := p.d.encoded(p.inj, text, i, j, p.depth); e > j {
+						injNext = e
+					} else if id := tab.lookup(text, i, j); id >= 0 {
+						p.d.word(p.inj, text, i, j, id, p.depth)
+					}
+				case wl >= 2:
+					h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
+					if tab.bloom[h>>6]&(1<<(h&63)) != 0 {
+						if id := tab.lookup(text, i, j); id >= 0 {
+							p.d.word(p.inj, text, i, j, id, p.depth)
+						}
+					}
+				}
+			}
+			i = j
+			if i < n && text[i] == ' ' {
+				i++
+			}
+			continue
+		}
+		if k == 0 {
+			i++
+			continue
+		}
+		if k&kSec != 0 && p.sec != nil {
+			p.sec.at(text, i)
+		}
+		if k&kPII != 0 && p.pii != nil {
+			p.pii.at(text, i)
+		}
+		if k&(kHigh|kCtrl) != 0 && p.uni != nil {
+			p.uni.at(text, i)
+		}
+		if k&(kInj|kHigh) != 0 && p.d != nil && i >= injNext {
+			switch text[i] {
+			case '<':
+				p.d.lt(p.inj, text, i)
+			case '[':
+				p.d.lb(p.inj, text, i)
+			case ']':
+				if i+1 < n && text[i+1] == '(' {
+					p.d.link(p.inj, text, i)
+				}
+			default: // >= 0x80
+				injNext = i + p.d.high(p.inj, text, i)
+			}
+		}
+		i++
+	}
+}
+
+// wordAnchors gives the capitals and digits of the word text[i:j] to the
+// secret and PII rules.
+func (p *pass) wordAnchors(text string, i, j int) {
+	for q := i; q < j; q++ {
+		k := inClass[text[q]]
+		if k&kSec != 0 && p.sec != nil {
+			p.sec.at(text, q)
+		}
+		if k&kPII != 0 && p.pii != nil {
+			p.pii.at(text, q)
+		}
+	}
+}
