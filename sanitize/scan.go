@@ -18,11 +18,12 @@ func (f ScannerFunc) Scan(text string) []Finding { return f(text) }
 // MultiScanner runs several scanners over the same text.
 type MultiScanner []Scanner
 
-// NewScanner returns a scanner for secrets ([ScanSecrets]) and personal data
-// ([ScanPII]) followed by the extra scanners (invisible Unicode, prompt
-// injection, deny rules).
+// NewScanner returns a scanner for secrets ([ScanSecrets], our rules with
+// checksums, and [ScanKeyRules], gitleaks' rule set run around its
+// keywords) and personal data ([ScanPII]), followed by the extra scanners
+// (invisible Unicode, prompt injection, deny rules).
 func NewScanner(extra ...Scanner) MultiScanner {
-	return append(MultiScanner{ScannerFunc(ScanSecrets), ScannerFunc(ScanPII)}, extra...)
+	return append(MultiScanner{ScannerFunc(ScanSecrets), ScannerFunc(ScanKeyRules), ScannerFunc(ScanPII)}, extra...)
 }
 
 // Scan returns the findings of every scanner, sorted by start offset, then

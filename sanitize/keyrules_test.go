@@ -1,0 +1,214 @@
+package sanitize
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestKeyRulesData(t *testing.T) {
+	k := DefaultKeyRules()
+	if got := len(k.Rules()); got != len(keyRulesData) || got < 200 {
+		t.Fatalf("%d rules", got)
+	}
+	if !slices.IsSorted(k.Rules()) {
+		t.Error("rules not sorted by ID")
+	}
+	for i := range k.rules {
+		r := &k.rules[i]
+		d := r.d
+		c := r.compiled() // compiles the rule and its allowlists, or panics
+		if c.re.String() != d.regex {
+			t.Errorf("%s: regex changed on compile", d.id)
+		}
+		if d.secretGroup > c.re.NumSubexp() {
+			t.Errorf("%s: secret group %d of %d", d.id, d.secretGroup, c.re.NumSubexp())
+		}
+		if d.typ != strings.ReplaceAll(d.id, "-", "_") {
+			t.Errorf("%s: type %q", d.id, d.typ)
+		}
+		if len(d.keywords) == 0 {
+			t.Errorf("%s: no keywords", d.id)
+		}
+		for _, kw := range d.keywords {
+			if kw == "" || kw != strings.ToLower(kw) || strings.ContainsFunc(kw, func(r rune) bool { return r >= 0x80 }) {
+				t.Errorf("%s: keyword %q not lower-case ASCII", d.id, kw)
+			}
+		}
+		for _, p := range d.prefixes {
+			if !slices.ContainsFunc(d.keywords, func(kw string) bool { return strings.HasPrefix(strings.ToLower(p.lit), kw) }) {
+				t.Errorf("%s: prefix %q starts with no keyword", d.id, p.lit)
+			}
+		}
+	}
+	for _, a := range k.global() {
+		if len(a.regexes) == 0 && a.nstop == 0 {
+			t.Error("empty global allowlist")
+		}
+	}
+	if KeyRulesVersion == "" || KeyRulesVersion == "unknown" {
+		t.Errorf("version %q", KeyRulesVersion)
+	}
+	t.Logf("gitleaks %s: %d rules used, %d skipped %v; automaton %d states × %d classes",
+		KeyRulesVersion, len(k.rules), len(keyRulesSkipped), keyRulesSkipped, len(k.next)/k.nc, k.nc)
+}
+
+// scanReference runs every rule whose keyword occurs anywhere in text over
+// the whole text, as gitleaks does: no gates, no windows.
+func (k *KeyRules) scanReference(text string) []Finding {
+	b := []byte(text)
+	for i, c := range b {
+		b[i] = keyLower(c)
+	}
+	lower := string(b)
+	var out []Finding
+	for ri, r := range k.rules {
+		if !slices.ContainsFunc(r.d.keywords, func(kw string) bool { return strings.Contains(lower, kw) }) {
+			continue
+		}
+		out = k.flush(out, text, keyPending{rule: ri, a: 0, b: len(text), safeA: true, safeB: true})
+	}
+	return dedupeFindings(out)
+}
+
+const (
+	fakeAgeKey  = "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" + "QPZRY9X8GF2TVDW0S3JN54KHCE"
+	fakeHFToken = "hf_testFAKEtestFAKEtestFAKEtestFAKEte"
+)
+
+func TestScanKeyRules(t *testing.T) {
+	tests := []struct {
+		name, text, typ, match string
+	}{
+		{"age", "key: " + fakeAgeKey + "\n", "age_secret_key", fakeAgeKey},
+		{"huggingface", "export HF=" + fakeHFToken + " # token", "huggingface_access_token", fakeHFToken},
+		{"stripe", "use " + fakeStripeKey + " now", "stripe_access_token", fakeStripeKey},
+		{"generic", `config.api_key = "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"`, "generic_api_key", "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"},
+		{"gitlab", "token " + "glpat-testFAKEtestFAKE1234" + "\n", "gitlab_pat", "glpat-testFAKEtestFAKE1234"},
+		{"after non-ASCII", "Schlüssel für Zoë: " + fakeAgeKey, "age_secret_key", fakeAgeKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := ScanKeyRules(tt.text)
+			secCheckFindings(t, tt.text, fs)
+			if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == tt.typ && tt.text[f.Start:f.End] == tt.match }) {
+				t.Errorf("ScanKeyRules(%q) = %+v, want %s %q", tt.text, fs, tt.typ, tt.match)
+			}
+			if ref := DefaultKeyRules().scanReference(tt.text); !slices.Equal(fs, ref) {
+				t.Errorf("Scan %+v, reference %+v", fs, ref)
+			}
+		})
+	}
+}
+
+func TestScanKeyRulesNegatives(t *testing.T) {
+	for _, text := range []string{
+		"",
+		benignText(4 << 10),
+		triggerProse(4 << 10),
+		`password = "${DB_PASSWORD}"`,
+		"api_key: abcdefghijklmnopqrstuvwxyz",
+		"The secret, as they say, is in the sauce; ask the task force about the key.",
+	} {
+		if fs := ScanKeyRules(text); len(fs) != 0 {
+			t.Errorf("ScanKeyRules(%.60q) = %+v, want none", text, fs)
+		}
+	}
+}
+
+// TestScanKeyRulesWindow checks that a match is found wherever its keyword
+// sits in a long text, and that windows cut mid-token report nothing.
+func TestScanKeyRulesWindow(t *testing.T) {
+	long := strings.Repeat("x", 10000)
+	for _, text := range []string{
+		long + " " + fakeAgeKey,
+		fakeAgeKey + " " + long,
+		strings.Repeat("word ", 3000) + "api_key = \"Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB\"" + strings.Repeat(" word", 3000),
+	} {
+		fs := ScanKeyRules(text)
+		if len(fs) != 1 {
+			t.Errorf("got %+v", fs)
+		}
+	}
+	// A token longer than any window: no rule may report a piece of it as
+	// if the window's edge were the token's end.
+	text := "token=" + strings.Repeat("Ab1", 3000)
+	fs := ScanKeyRules(text)
+	secCheckFindings(t, text, fs)
+	for _, f := range fs {
+		if f.End != len(text) && keyWordByte(text[f.End]) {
+			t.Errorf("finding %+v ends inside a token", f)
+		}
+	}
+}
+
+func TestScanKeyRulesAllocs(t *testing.T) {
+	for _, text := range []string{benignText(4 << 10), triggerProse(4 << 10)} {
+		if n := testing.AllocsPerRun(20, func() { ScanKeyRules(text) }); n != 0 {
+			t.Errorf("%d allocations on benign text, want 0", int(n))
+		}
+	}
+}
+
+func TestDedupeFindings(t *testing.T) {
+	got := dedupeFindings([]Finding{{Start: 5, End: 9}, {Start: 0, End: 3}, {Start: 2, End: 8}, {Start: 8, End: 12}})
+	// {2,8} (6 bytes) beats {5,9} and {0,3}; {8,12} does not overlap it.
+	want := []Finding{{Start: 2, End: 8}, {Start: 8, End: 12}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// triggerProse is n bytes of English prose full of the words that are
+// gitleaks keywords: key, token, secret, password, api, access, auth.
+func triggerProse(n int) string {
+	const para = "The API team keeps every secret in a vault: they rotate each access token and key " +
+		"weekly, and nobody shares a password by e-mail. Ask the auth service for credentials, " +
+		"then ask again when the token expires; the key point, as they say, is discipline. " +
+		"Keys, tokens, secrets and passwords are never written to the task tracker or the desk notes.\n"
+	var b strings.Builder
+	for b.Len() < n {
+		b.WriteString(para)
+	}
+	return b.String()[:n]
+}
+
+func BenchmarkScanKeyRules(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		text string
+	}{
+		{"benign4KB", benignText(4 << 10)},
+		{"trigger4KB", triggerProse(4 << 10)},
+		{"benign1MB", benignText(1 << 20)},
+		{"trigger1MB", triggerProse(1 << 20)},
+	} {
+		DefaultKeyRules()
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if fs := ScanKeyRules(bc.text); fs != nil {
+					b.Fatal(fs)
+				}
+			}
+		})
+	}
+}
+
+func FuzzKeyRules(f *testing.F) {
+	for _, s := range []string{fakeAgeKey, fakeHFToken, fakeStripeKey, fakeAWSKeyID + " " + fakeAWSSecret,
+		`api_key = "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"`, "token: ü" + fakeSlackToken, triggerProse(300),
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIEfake" + strings.Repeat("A", 70) + "\n-----END RSA PRIVATE KEY-----"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		fs := ScanKeyRules(text)
+		secCheckFindings(t, text, fs) // in range, sorted, non-overlapping, rune boundaries
+		for _, x := range fs {
+			if x.Kind != KindSecret || x.Type == "" {
+				t.Fatalf("bad finding %+v", x)
+			}
+		}
+	})
+}
