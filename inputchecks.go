@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/secureai-go/secureai/sanitize"
@@ -94,12 +95,53 @@ func WithSpotlighting(p SpotlightPolicy) Option {
 	}
 }
 
+// WithMarkupStripping removes HTML and script markup from the texts a user
+// or a tool supplied (user messages, tool results, marked content) before
+// they are sent ([sanitize.StripMarkup], bluemonday's strict policy): tags
+// and comments go, script and style elements go with their content, and
+// character references are decoded. What was removed goes to the audit
+// event (kind "injection", types "markup_*").
+//
+// Default: off, because questions about code contain markup legitimately
+// ("why does my <div> collapse?" loses its point). Turn it on for
+// applications whose users paste web content that is never about markup.
+func WithMarkupStripping() Option {
+	return func(c *config) error {
+		c.stripMarkup = true
+		return nil
+	}
+}
+
+// markupStripper is the check of WithMarkupStripping.
+type markupStripper struct{}
+
+func (markupStripper) String() string { return "markup stripping (bluemonday strict)" }
+
+func (markupStripper) CheckInput(_ context.Context, call *Call, in *Input) error {
+	for i := range in.Fields {
+		f := &in.Fields[i]
+		if !scored(f) || strings.IndexByte(f.Text, '<') < 0 {
+			continue
+		}
+		text, fs := sanitize.StripMarkup(f.Text)
+		if len(fs) > 0 {
+			slices.SortStableFunc(fs, func(a, b sanitize.Finding) int { return strings.Compare(a.Type, b.Type) })
+			reportFindings(call, fs)
+			f.Text = text
+		}
+	}
+	return nil
+}
+
 // builtinInputChecks returns the built-in checks of stage 5 that cfg leaves
 // on, in their order.
 func builtinInputChecks(cfg *config) ([]InputChecker, error) {
 	var out []InputChecker
 	if cfg.prompts != nil && cfg.prompts.require {
 		out = append(out, cfg.prompts)
+	}
+	if cfg.stripMarkup { // first: the other checks see the text as the model will
+		out = append(out, markupStripper{})
 	}
 	if !cfg.inputOff[CheckRedaction] {
 		p := sanitize.DefaultPolicy()

@@ -207,3 +207,27 @@ func TestSpotlighting(t *testing.T) {
 		}
 	})
 }
+
+func TestMarkupStripping(t *testing.T) {
+	f := newFixture(t, secureai.WithMarkupStripping())
+	req := chatReq(chatModel)
+	req.Messages[1].Content = `Summarise <b>this</b> page<script>steal()</script> &amp; reply.`
+	if _, err := f.client.CreateChatCompletion(f.ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := lastBody(t, f.srv)
+	got := m["messages"].([]any)[1].(map[string]any)["content"].(string)
+	if strings.ContainsAny(got, "<>") || strings.Contains(got, "steal") || !strings.Contains(got, "this") || !strings.Contains(got, "& reply") {
+		t.Errorf("sent %q", got)
+	}
+	// Off by default: a question about markup keeps its markup.
+	g := newFixture(t)
+	req.Messages[1].Content = "Why does my <div> collapse?"
+	if _, err := g.client.CreateChatCompletion(g.ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = lastBody(t, g.srv)
+	if got := m["messages"].([]any)[1].(map[string]any)["content"].(string); got != req.Messages[1].Content {
+		t.Errorf("default changed the markup: %q", got)
+	}
+}

@@ -147,6 +147,7 @@ type config struct {
 	reviewer       *reviewCheck            // WithReviewer
 	prompts        *pinnedPrompts          // WithSystemPrompts
 	moderation     *ModerationPolicy       // WithModeration
+	stripMarkup    bool                    // WithMarkupStripping
 	parallelMod    *moderationCheck        // built in New for ModerateParallel
 	hygiene        []InputChecker
 	inputChecks    []InputChecker

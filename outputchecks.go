@@ -363,9 +363,13 @@ func (g *windowGuard) cut(p string) (int, error) {
 		limit--
 	}
 	if limit == 0 && len(p) > g.maxHold {
-		// One run longer than the cap and not a private key: release all
-		// but the window, on a rune boundary; the check still sees it with
-		// its context.
+		// One run longer than the cap. A run that opens like a token with
+		// no fixed length (a JWT) cannot be checked whole: refuse it. Any
+		// other run (a long URL, minified code) is released but the window,
+		// on a rune boundary; the check still sees it with its context.
+		if r := strings.TrimLeft(p[run:], "\"'`([{<"); strings.HasPrefix(r, "eyJ") {
+			return 0, refuse(ErrOutputBlocked, StageOutput, "stream_guard", "unterminated_token")
+		}
 		limit = len(p) - g.hold
 		for limit > 0 && !utf8.RuneStart(p[limit]) {
 			limit--

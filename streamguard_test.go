@@ -104,6 +104,24 @@ func TestStreamGuardBoundsMemory(t *testing.T) {
 	if e, ok := err.(*Error); !ok || e.Reason != "unterminated_private_key" {
 		t.Fatalf("err = %v", err)
 	}
+	// A JWT-like run past the cap is refused; another long run is released.
+	for _, tc := range []struct{ head, reason string }{{"eyJhbGciOiJIUzI1NiJ9.", "unterminated_token"}, {"https://example.com/", ""}} {
+		g = o.CheckStream(context.Background(), &Call{}).(*windowGuard)
+		_, err = g.Next(0, "see "+tc.head)
+		released := 0
+		for i := 0; err == nil && i < 2000; i++ {
+			var rel string
+			rel, err = g.Next(0, "abcdefghijklmnopqrstuvwxyz")
+			released += len(rel)
+		}
+		if tc.reason == "" {
+			if err != nil || released == 0 {
+				t.Errorf("%s: err %v, released %d", tc.head, err, released)
+			}
+		} else if e, ok := err.(*Error); !ok || e.Reason != tc.reason {
+			t.Errorf("%s: err = %v, want %s", tc.head, err, tc.reason)
+		}
+	}
 }
 
 func FuzzStreamGuard(f *testing.F) {
