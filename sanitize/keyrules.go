@@ -83,10 +83,16 @@ type KeyRules struct {
 	nc       int        // number of classes
 	next     []int32    // next[s*nc+class] = t*nc: the dense automaton
 	outStart int32      // states >= outStart/nc end at least one keyword
-	out      [][]int32  // out[s-outStart/nc]: keyword indexes ending at s
-	kws      []keyKeyword
-	rules    []keyRule
-	global   func() []keyAllow
+	// shallow: states < shallow/nc are the root and the states one byte
+	// deep; in them Scan leaves the automaton for the skip loop.
+	shallow int32
+	// tri is a filter of the positions where a keyword may start, tested
+	// by keyTriHash of the next three bytes.
+	tri    *[1 << keyTriBits]uint8
+	out    [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
+	kws    []keyKeyword
+	rules  []keyRule
+	global func() []keyAllow
 }
 
 type keyKeyword struct {
@@ -170,6 +176,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	// The trie; state 0 is the root.
 	next := make([]int32, k.nc)
 	out := [][]int32{nil}
+	depth := []int{0}
 	for _, kw := range keywords {
 		s := int32(0)
 		for i := 0; i < len(kw); i++ {
@@ -178,6 +185,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 			if t == 0 {
 				t = int32(len(out))
 				out = append(out, nil)
+				depth = append(depth, i+1)
 				next = append(next, make([]int32, k.nc)...)
 				next[s*int32(k.nc)+c] = t
 			}
@@ -212,21 +220,23 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		}
 	}
 
-	// Number the states that end a keyword last, so that the scan loop
-	// needs one comparison per byte.
+	// Number the root and the states one byte deep first and the states
+	// that end a keyword last, so that the scan loop needs one comparison
+	// per byte to tell either.
 	perm := make([]int32, len(out))
 	n := int32(0)
-	for s := range out {
-		if len(out[s]) == 0 {
-			perm[s] = n
-			n++
+	for pass := range 3 {
+		for s := range out {
+			isOut, isShallow := len(out[s]) > 0, depth[s] <= 1
+			if pass == 0 && !isOut && isShallow || pass == 1 && !isOut && !isShallow || pass == 2 && isOut {
+				perm[s] = n
+				n++
+			}
 		}
-	}
-	k.outStart = n
-	for s := range out {
-		if len(out[s]) > 0 {
-			perm[s] = n
-			n++
+		if pass == 0 {
+			k.shallow = n
+		} else if pass == 1 {
+			k.outStart = n
 		}
 	}
 	k.next = make([]int32, len(next))
@@ -243,7 +253,73 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		k.next[i] = perm[t] * nc
 	}
 	k.outStart *= nc
+	k.shallow *= nc
+
+	// The filter holds the first three bytes of every keyword, and every
+	// third byte after a two-byte keyword, in the form keyTriHash sees.
+	k.tri = new([1 << keyTriBits]uint8)
+	for _, kw := range keywords {
+		switch {
+		case len(kw) < 2:
+			// A one-byte keyword: no skipping, and the automaton never
+			// leaves for the skip loop.
+			for j := range k.tri {
+				k.tri[j] = 1
+			}
+			k.shallow = 0
+			return k
+		case len(kw) == 2:
+			for c := range 256 {
+				k.addTri(kw[0], kw[1], byte(c))
+			}
+		default:
+			k.addTri(kw[0], kw[1], kw[2])
+		}
+	}
 	return k
+}
+
+// keyTriBits is the number of bits of keyTriHash, the size of
+// [KeyRules.tri]: 32 KiB, in the processor's first-level cache. With a few
+// hundred keywords, a few percent of the positions in text pass it.
+const keyTriBits = 15
+
+// keyTriHash hashes the top three bytes of x, which keySkip has ASCII case
+// folded (and more: bit 5 set in each), into [0, 1<<keyTriBits).
+func keyTriHash(x uint64) uint64 {
+	return (x >> 40) * 0x9e3779b97f4a7c15 >> (64 - keyTriBits)
+}
+
+// keyFold sets bit 5 of every byte, which lower-cases ASCII letters.
+const keyFold = 0x2020202020202020
+
+// keySkip returns the first position from p where tri says a keyword may
+// start, or where fewer than three bytes are left. The positions are
+// tested independently of each other, six per load, so that the processor
+// overlaps the tests.
+func keySkip(tri *[1 << keyTriBits]uint8, text string, p int) int {
+	for ; p+8 <= len(text); p += 6 {
+		b := text[p : p+8]
+		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		x |= keyFold
+		if tri[keyTriHash(x<<40)]|tri[keyTriHash(x<<32)]|tri[keyTriHash(x<<24)]|
+			tri[keyTriHash(x<<16)]|tri[keyTriHash(x<<8)]|tri[keyTriHash(x)] != 0 {
+			break
+		}
+	}
+	for ; p+2 < len(text); p++ {
+		x := uint64(text[p])<<40 | uint64(text[p+1])<<48 | uint64(text[p+2])<<56
+		if tri[keyTriHash(x|keyFold)] != 0 {
+			break
+		}
+	}
+	return p
+}
+
+func (k *KeyRules) addTri(a, b, c byte) {
+	x := uint64(a)<<40 | uint64(b)<<48 | uint64(c)<<56
+	k.tri[keyTriHash(x|keyFold)] = 1
 }
 
 func compileAllows(data []keyAllowData) []keyAllow {
@@ -302,19 +378,41 @@ func (k *KeyRules) Scan(text string) []Finding {
 	pending := buf[:0]
 	var out []Finding
 	nc := int32(k.nc)
-	next, cls := k.next, &k.cls
+	next, cls, tri := k.next, &k.cls, k.tri
+	n := len(text)
+	// The automaton reports each keyword hit at its end, longer keywords
+	// first. While it is in a shallow state, text[i-1:] (the root: text[i:])
+	// is all it remembers; the loop then skips the positions where tri
+	// says no keyword starts, and restarts the automaton at the root at
+	// the first position where one may: no hit is lost and none is
+	// reported out of order, as no keyword starts at a skipped position.
+	i := 0
 	s := int32(0) // premultiplied by nc
-	for i := 0; i < len(text); i++ {
-		s = next[s+int32(cls[text[i]])]
-		if s < k.outStart {
-			continue
+	for i < n {
+		p := i
+		if s != 0 {
+			p-- // a depth-one state: a keyword may start at i-1
 		}
-		for _, kwi := range k.out[(s-k.outStart)/nc] {
-			kw := &k.kws[kwi]
-			start, end := i+1-kw.n, i+1
-			for _, ri := range kw.rules {
-				if k.rules[ri].gate(text, start, end) {
-					pending = k.hit(pending, &out, text, int(ri), start, end)
+		p = keySkip(tri, text, p)
+		if p != i-1 {
+			s, i = 0, p
+		}
+		for i < n {
+			s = next[s+int32(cls[text[i]])]
+			i++
+			if s < k.shallow {
+				break
+			}
+			if s < k.outStart {
+				continue
+			}
+			for _, kwi := range k.out[(s-k.outStart)/nc] {
+				kw := &k.kws[kwi]
+				start, end := i-kw.n, i
+				for _, ri := range kw.rules {
+					if k.rules[ri].gate(text, start, end) {
+						pending = k.hit(pending, &out, text, int(ri), start, end)
+					}
 				}
 			}
 		}

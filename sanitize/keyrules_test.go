@@ -205,10 +205,53 @@ func FuzzKeyRules(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		fs := ScanKeyRules(text)
 		secCheckFindings(t, text, fs) // in range, sorted, non-overlapping, rune boundaries
+		if ref := DefaultKeyRules().scanAutomaton(text); !slices.Equal(fs, ref) {
+			t.Fatalf("Scan %+v, automaton alone %+v", fs, ref)
+		}
 		for _, x := range fs {
 			if x.Kind != KindSecret || x.Type == "" {
 				t.Fatalf("bad finding %+v", x)
 			}
 		}
 	})
+}
+
+// scanAutomaton is Scan without the skip loop: the automaton steps through
+// every byte.
+func (k *KeyRules) scanAutomaton(text string) []Finding {
+	var pending []keyPending
+	var out []Finding
+	nc := int32(k.nc)
+	s := int32(0)
+	for i := 0; i < len(text); i++ {
+		s = k.next[s+int32(k.cls[text[i]])]
+		if s < k.outStart {
+			continue
+		}
+		for _, kwi := range k.out[(s-k.outStart)/nc] {
+			kw := &k.kws[kwi]
+			start, end := i+1-kw.n, i+1
+			for _, ri := range kw.rules {
+				if k.rules[ri].gate(text, start, end) {
+					pending = k.hit(pending, &out, text, int(ri), start, end)
+				}
+			}
+		}
+	}
+	for _, p := range pending {
+		out = k.flush(out, text, p)
+	}
+	return dedupeFindings(out)
+}
+
+func TestKeyRulesSkipExact(t *testing.T) {
+	k := DefaultKeyRules()
+	for _, text := range []string{"", "ey", "sk", "a", "Ask", benignText(5000), triggerProse(5000),
+		"x " + fakeAgeKey, fakeHFToken, "use " + fakeStripeKey, `config.api_key = "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"`} {
+		for cut := 0; cut <= len(text) && cut < 40; cut++ {
+			if got, want := k.Scan(text[cut:]), k.scanAutomaton(text[cut:]); !slices.Equal(got, want) {
+				t.Errorf("%.40q: Scan %+v, automaton alone %+v", text[cut:], got, want)
+			}
+		}
+	}
 }
