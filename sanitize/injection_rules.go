@@ -259,56 +259,117 @@ func (t *injTable) lookup(text string, i, j int) int {
 // Word sets for the rules; an entry ending in '*' matches as a prefix.
 // Matching ignores case (Unicode simple folding).
 var (
-	injOverrideNouns = []string{
+	injOverrideNouns = injMkSet(
 		"instruction*", "direction*", "rule*", "prompt*", "guideline*", "command*", "context",
 		"constraint*", "programming", "restriction*", "polic*", "orders", "training",
 		"filter*", "safeguard*", "directive*", "everything", "text",
 		"consigne*", "règle*", "regle*", "indication*", "ordre*",
 		"anweisung*", "instruktion*", "regel*", "befehl*", "vorgabe*", "richtlinie*", "systemprompt",
 		"instruccion*", "instrucción*", "regla*", "indicacion*", "indicación*", "orden*", "norma*", "directriz", "directrices",
-	}
-	injStrongQual = []string{
+	)
+	injStrongQual = injMkSet(
 		"previous*", "prior", "above", "earlier", "preceding", "foregoing", "initial", "original",
 		"old", "your", "system", "before", "existing", "prev", "safety", "ethical", "moral",
 		"précédent*", "precedent*", "antérieur*", "anterieur*", "dessus", "tes", "vos",
 		"vorherig*", "bisherig*", "obig*", "vorig*", "deine", "ihre", "alten",
 		"anterior*", "previa*", "previo*", "tus", "sus",
-	}
-	injWeakQual  = []string{"all", "any", "every", "other", "alle", "allen", "toutes", "tous", "todas", "todos"}
-	injCoreVerbs = []string{
+	)
+	injWeakQual  = injMkSet("all", "any", "every", "other", "alle", "allen", "toutes", "tous", "todas", "todos")
+	injCoreVerbs = injMkSet(
 		"ignore", "ignoring", "ignores", "disregard", "disregarding", "forget", "forgetting", "bypass",
 		"ignorez", "ignorer", "oublie", "oubliez", "ignoriere", "vergiss", "ignora", "olvida", "nevermind",
-	}
-	injFalse = []string{
+	)
+	injFalse = injMkSet(
 		"false", "void", "invalid", "obsolete", "cancelled", "canceled", "revoked", "null", "outdated",
 		"overridden", "superseded", "wrong", "irrelevant", "fake", "replaced", "deprecated", "over",
-	}
+	)
 	injNew         = []string{"new", "updated", "real", "actual", "true", "revised", "secret", "hidden", "reprogramming"}
-	injExtractNoun = []string{
+	injExtractNoun = injMkSet(
 		"instruction*", "prompt*", "directive*", "guideline*", "rules", "parameters", "configuration",
 		"programming", "preprompt", "pre-prompt", "exemplars",
-	}
-	injExtractQual   = []string{"verbatim", "every", "given", "above", "full", "entire", "preceding", "previous"}
-	injExtractStrong = []string{"initial", "initials", "system", "hidden", "secret", "system’s"}
-	injRevealVerbs   = []string{
+	)
+	injExtractQual   = injMkSet("verbatim", "every", "given", "above", "full", "entire", "preceding", "previous")
+	injExtractStrong = injMkSet("initial", "initials", "system", "hidden", "secret", "system’s")
+	injRevealVerbs   = injMkSet(
 		"repeat", "print", "reveal", "show", "output", "display", "tell", "list", "relay", "give", "share",
 		"disclose", "leak", "dump", "respond", "recite", "echo", "spell", "paste", "expose", "copy",
-	}
+	)
 )
 
-// injIn reports whether w is in set (case-insensitive; '*' suffix = prefix).
-func injIn(w string, set []string) bool {
-	for _, s := range set {
+// injSet is a word set of the rules: entries ending in '*' match as a
+// prefix; matching ignores case (Unicode simple folding).
+type injSet struct {
+	// rows[a&31] has bit b&31 set for an entry starting with the ASCII
+	// bytes a, b; all bits of row a&31 for an entry starting with a
+	// and shorter than two bytes or not ASCII at its second byte; all
+	// bits of all rows for an entry not starting with an ASCII byte. Two
+	// ASCII bytes that fold to each other agree in their low five bits.
+	rows  [32]uint32
+	words []injSetWord
+}
+
+type injSetWord struct {
+	w      string // without the '*'
+	prefix bool
+	c0     byte // the entry's first byte |0x20, or 0: non-ASCII
+}
+
+func injMkSet(words ...string) *injSet {
+	set := &injSet{words: make([]injSetWord, 0, len(words))}
+	for _, s := range words {
+		p, ok := strings.CutSuffix(s, "*")
+		e := injSetWord{w: p, prefix: ok}
+		switch {
+		case p == "" || p[0] >= utf8.RuneSelf:
+			for r := range set.rows {
+				set.rows[r] = ^uint32(0)
+			}
+		case len(p) < 2 || p[1] >= utf8.RuneSelf:
+			e.c0 = p[0] | 0x20
+			set.rows[p[0]&31] = ^uint32(0)
+		default:
+			e.c0 = p[0] | 0x20
+			set.rows[p[0]&31] |= 1 << (p[1] & 31)
+		}
+		set.words = append(set.words, e)
+	}
+	return set
+}
+
+// miss reports, from its first two bytes, that the non-empty w is not in
+// set.
+func (set *injSet) miss(w string) bool {
+	if w[0] >= utf8.RuneSelf {
+		return false
+	}
+	row := set.rows[w[0]&31]
+	return row == 0 || len(w) > 1 && w[1] < utf8.RuneSelf && row&(1<<(w[1]&31)) == 0
+}
+
+// injIn reports whether w is in set.
+func injIn(w string, set *injSet) bool {
+	if w == "" {
+		return false
+	}
+	if set.miss(w) {
+		return false
+	}
+	var c byte // w's first byte |0x20 if ASCII, else 0
+	if w[0] < utf8.RuneSelf {
+		c = w[0] | 0x20
+	}
+	for k := range set.words {
+		e := &set.words[k]
 		// Two different ASCII first bytes that are not one letter in two
 		// cases never fold to each other: skip EqualFold.
-		if w != "" && s != "" && w[0] < utf8.RuneSelf && s[0] < utf8.RuneSelf && w[0]|0x20 != s[0]|0x20 {
+		if c != 0 && e.c0 != 0 && c != e.c0 {
 			continue
 		}
-		if p, ok := strings.CutSuffix(s, "*"); ok {
-			if len(w) >= len(p) && strings.EqualFold(w[:len(p)], p) {
+		if e.prefix {
+			if len(w) >= len(e.w) && strings.EqualFold(w[:len(e.w)], e.w) {
 				return true
 			}
-		} else if strings.EqualFold(w, s) {
+		} else if strings.EqualFold(w, e.w) {
 			return true
 		}
 	}
@@ -327,22 +388,44 @@ func injWordRune(r rune) bool {
 // injNextWord returns the next word at or after pos, and whether a
 // sentence end (". ", "!", "?", ";", a newline) lies before it.
 func injNextWord(text string, pos int) (s, e int, stop bool) {
+	// Fast path: one space, then an ASCII word.
+	if pos+1 < len(text) && text[pos] == ' ' && injClass[text[pos+1]] == cWord {
+		i := pos + 2
+		for i < len(text) && injClass[text[i]] == cWord {
+			i++
+		}
+		if i == len(text) || text[i] < utf8.RuneSelf {
+			return pos + 1, i, false
+		}
+	}
+	return injNextWordSlow(text, pos)
+}
+
+func injNextWordSlow(text string, pos int) (s, e int, stop bool) {
 	i := pos
 	for i < len(text) {
-		r, w := rune(text[i]), 1
-		if r >= utf8.RuneSelf {
-			r, w = utf8.DecodeRuneInString(text[i:])
+		if c := text[i]; c < utf8.RuneSelf {
+			if injClass[c] == cWord {
+				break
+			}
+			switch c {
+			case '!', '?', ';', '\n':
+				stop = true
+			case '.':
+				if i+1 >= len(text) || text[i+1] == ' ' || text[i+1] == '\n' || text[i+1] == '"' {
+					stop = true
+				}
+			}
+			i++
+			continue
 		}
+		r, w := utf8.DecodeRuneInString(text[i:])
 		if injWordRune(r) {
 			break
 		}
 		switch r {
-		case '!', '?', ';', '\n', '。', '！', '？':
+		case '。', '！', '？':
 			stop = true
-		case '.':
-			if i+1 >= len(text) || text[i+1] == ' ' || text[i+1] == '\n' || text[i+1] == '"' {
-				stop = true
-			}
 		}
 		i += w
 	}
@@ -389,13 +472,13 @@ func injAlnum(c byte) bool { return injClass[c] == cWord }
 
 // injFind looks at up to max words after pos, within the sentence, for one
 // in set; it returns its range and the end of the last word read.
-func injFind(text string, pos, max int, set []string) (s, e int, ok bool) {
+func injFind(text string, pos, max int, set *injSet) (s, e int, ok bool) {
 	for k := 0; k < max; k++ {
 		ws, we, stop := injNextWord(text, pos)
 		if ws == we || stop {
 			return 0, pos, false
 		}
-		if injIn(text[ws:we], set) {
+		if w := text[ws:we]; !set.miss(w) && injIn(w, set) {
 			return ws, we, true
 		}
 		pos = we
@@ -404,13 +487,13 @@ func injFind(text string, pos, max int, set []string) (s, e int, ok bool) {
 }
 
 // injAnyBetween reports whether a word of set lies in text[from:to].
-func injAnyBetween(text string, from, to int, set []string) bool {
+func injAnyBetween(text string, from, to int, set *injSet) bool {
 	for from < to {
 		ws, we, _ := injNextWord(text, from)
 		if ws >= to || ws == we {
 			return false
 		}
-		if injIn(text[ws:we], set) {
+		if w := text[ws:we]; !set.miss(w) && injIn(w, set) {
 			return true
 		}
 		from = we
@@ -471,7 +554,7 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 	switch a.h {
 	case hOverride:
 		s, e, ok := injFind(text, j, 6, injOverrideNouns)
-		if ok && injAnyBetween(text, j, s, []string{"my", "our", "mon", "ma", "mes", "meine", "meinen", "mi", "mis"}) {
+		if ok && injAnyBetween(text, j, s, injWMy) {
 			return
 		}
 		if ok {
@@ -489,27 +572,27 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		if !injIn(text[i:j], injCoreVerbs) {
 			return
 		}
-		if qs, e, ok := injFind(text, j, 3, []string{"above", "previous", "prior", "everything"}); ok && !injAnyBetween(text, j, qs, []string{"my", "our"}) {
+		if qs, e, ok := injFind(text, j, 3, injWAbove); ok && !injAnyBetween(text, j, qs, injWMyOur) {
 			ns, ne, stop := injNextWord(text, e)
-			if stop || ns == ne || injIn(text[ns:ne], []string{"and", "instead", "then", "before", "above"}) || strings.IndexByte(text[e:ns], ',') >= 0 || strings.IndexByte(text[e:ns], ':') >= 0 {
+			if stop || ns == ne || injIn(text[ns:ne], injWAnd) || strings.IndexByte(text[e:ns], ',') >= 0 || strings.IndexByte(text[e:ns], ':') >= 0 {
 				w := 0.5
-				if injIn(text[qs:e], []string{"everything"}) {
+				if injIn(text[qs:e], injWEverything) {
 					w = 0.3
 				}
 				st.fire(rOverrideWeak, SignalOverride, w, i, e)
 			}
 		}
 	case hInstrNoun:
-		if ps, pe := injPrevWord(text, i); ps < pe && injIn(text[ps:pe], []string{"initial", "original", "hidden", "secret", "system"}) {
+		if ps, pe := injPrevWord(text, i); ps < pe && injIn(text[ps:pe], injWInitial) {
 			if _, ok := injPrevIs(text, ps, "your", "Your"); ok {
 				st.fire(rGiven, SignalPromptExtraction, 0.45, ps, j)
 			}
 		}
-		if _, e, ok := injFind(text, j, 4, []string{"given"}); ok && injAnyBetween(text, j, e, []string{"you"}) {
+		if _, e, ok := injFind(text, j, 4, injWGiven); ok && injAnyBetween(text, j, e, injWYou) {
 			st.fire(rGiven, SignalPromptExtraction, 0.35, i, e)
 		}
 		if d := injDelimited(text, i); d >= 0 {
-			if injAnyBetween(text, d, i, []string{"new", "end", "begin", "updated", "real", "start"}) {
+			if injAnyBetween(text, d, i, injWNew) {
 				st.fire(rDelim, SignalRoleMarker, 0.5, d, j)
 			}
 		}
@@ -524,26 +607,26 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		}
 	case hExtract:
 		if injIn(text[i:j], injRevealVerbs) {
-			if _, e, ok := injFind(text, j, 2, []string{"everything", "all", "anything"}); ok {
-				if _, e2, ok := injFind(text, e, 2, []string{"above", "before", "prior", "preceding"}); ok {
+			if _, e, ok := injFind(text, j, 2, injWAll); ok {
+				if _, e2, ok := injFind(text, e, 2, injWBefore); ok {
 					st.fire(rExtract, SignalPromptExtraction, 0.5, i, e2)
 					return
 				}
 			}
 		}
 		s, e, ok := injFind(text, j, 6, injExtractNoun)
-		if !ok || injAnyBetween(text, j, s, []string{"my", "our", "own", "a", "an", "this", "mon", "mein", "mi"}) {
+		if !ok || injAnyBetween(text, j, s, injWOwn) {
 			return
 		}
 		noun := text[s:e]
-		prompt := injIn(noun, []string{"prompt*"})
+		prompt := injIn(noun, injWPrompt)
 		reveal := injIn(text[i:j], injRevealVerbs)
 		switch {
-		case injAnyBetween(text, j, s, injExtractStrong) || injIn(noun, []string{"preprompt", "pre-prompt"}):
+		case injAnyBetween(text, j, s, injExtractStrong) || injIn(noun, injWPreprompt):
 			st.fire(rExtract, SignalPromptExtraction, 0.7, i, e)
-		case !prompt && injAnyBetween(text, j, s, []string{"your"}):
+		case !prompt && injAnyBetween(text, j, s, injWYour):
 			st.fire(rExtract, SignalPromptExtraction, 0.6, i, e)
-		case reveal && injAnyBetween(text, j, s, injExtractQual) && !injIn(noun, []string{"parameters", "configuration", "guideline*", "rules"}):
+		case reveal && injAnyBetween(text, j, s, injExtractQual) && !injIn(noun, injWParameters):
 			st.fire(rExtract, SignalPromptExtraction, 0.45, i, e)
 		}
 	case hSystem:
@@ -644,13 +727,13 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		case "ethical", "moral", "safety", "content":
 			// "free from moral guidelines", "bypass safety filters".
 			pps, _ := injPrevWord(text, ps)
-			if pps < ps && injIn(text[pps:ps], []string{"no", "without", "any", "bypass", "ignore", "ignores", "free", "from"}) {
+			if pps < ps && injIn(text[pps:ps], injWNo) {
 				st.fire(rLimits, SignalJailbreakPersona, 0.25, pps, j)
 			}
 		}
 	case hTwo:
-		if _, e, ok := injFind(text, j, 1, []string{"different", "separate", "distinct"}); ok {
-			if _, e2, ok := injFind(text, e, 2, []string{"ways", "responses", "answers", "paragraphs", "personalities", "manners"}); ok {
+		if _, e, ok := injFind(text, j, 1, injWDifferent); ok {
+			if _, e2, ok := injFind(text, e, 2, injWWays); ok {
 				st.fire(rTwo, SignalJailbreakPersona, 0.3, i, e2)
 			}
 		}
@@ -686,14 +769,14 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 			d.rot13(st, text, i, depth)
 		}
 	case hDecode:
-		if _, e, ok := injFind(text, j, 5, []string{"base64", "rot13", "hex", "cipher", "ciphertext", "string", "message", "following"}); ok {
-			if _, e2, ok := injFindAny(text, e, 12, []string{"follow", "execute", "obey", "run", "do", "perform", "carry"}); ok {
+		if _, e, ok := injFind(text, j, 5, injWBase64); ok {
+			if _, e2, ok := injFindAny(text, e, 12, injWFollow); ok {
 				st.fire(rDecode, SignalEncodedPayload, 0.35, i, e2)
 			}
 		}
 	case hFree:
 		if e, ok := injNextIs(text, j, "of", "from"); ok {
-			if _, e2, ok := injFind(text, e, 4, []string{"limitation*", "restriction*", "confines", "rules", "guidelines", "filter*", "censorship", "constraints", "polic*", "ethics", "morals", "shackles", "chains"}); ok {
+			if _, e2, ok := injFind(text, e, 4, injWLimitation); ok {
 				st.fire(rFree, SignalJailbreakPersona, 0.3, i, e2)
 			}
 		}
@@ -744,13 +827,13 @@ func injDelimited(text string, i int) int {
 }
 
 // injFindAny is injFind that may cross sentence ends.
-func injFindAny(text string, pos, max int, set []string) (s, e int, ok bool) {
+func injFindAny(text string, pos, max int, set *injSet) (s, e int, ok bool) {
 	for k := 0; k < max; k++ {
 		ws, we, _ := injNextWord(text, pos)
 		if ws == we {
 			return 0, pos, false
 		}
-		if injIn(text[ws:we], set) {
+		if w := text[ws:we]; !set.miss(w) && injIn(w, set) {
 			return ws, we, true
 		}
 		pos = we
@@ -758,7 +841,7 @@ func injFindAny(text string, pos, max int, set []string) (s, e int, ok bool) {
 	return 0, pos, false
 }
 
-func injHasWithin(text string, pos, max int, set []string) bool {
+func injHasWithin(text string, pos, max int, set *injSet) bool {
 	_, _, ok := injFind(text, pos, max, set)
 	return ok
 }
@@ -795,3 +878,29 @@ func (d *InjectionDetector) roleWord(st *injState, text string, i, j int, w floa
 		}
 	}
 }
+
+// Word sets of the rules above.
+var (
+	injWMy         = injMkSet("my", "our", "mon", "ma", "mes", "meine", "meinen", "mi", "mis")
+	injWAbove      = injMkSet("above", "previous", "prior", "everything")
+	injWMyOur      = injMkSet("my", "our")
+	injWAnd        = injMkSet("and", "instead", "then", "before", "above")
+	injWEverything = injMkSet("everything")
+	injWInitial    = injMkSet("initial", "original", "hidden", "secret", "system")
+	injWGiven      = injMkSet("given")
+	injWYou        = injMkSet("you")
+	injWNew        = injMkSet("new", "end", "begin", "updated", "real", "start")
+	injWAll        = injMkSet("everything", "all", "anything")
+	injWBefore     = injMkSet("above", "before", "prior", "preceding")
+	injWOwn        = injMkSet("my", "our", "own", "a", "an", "this", "mon", "mein", "mi")
+	injWPrompt     = injMkSet("prompt*")
+	injWPreprompt  = injMkSet("preprompt", "pre-prompt")
+	injWYour       = injMkSet("your")
+	injWParameters = injMkSet("parameters", "configuration", "guideline*", "rules")
+	injWNo         = injMkSet("no", "without", "any", "bypass", "ignore", "ignores", "free", "from")
+	injWDifferent  = injMkSet("different", "separate", "distinct")
+	injWWays       = injMkSet("ways", "responses", "answers", "paragraphs", "personalities", "manners")
+	injWBase64     = injMkSet("base64", "rot13", "hex", "cipher", "ciphertext", "string", "message", "following")
+	injWFollow     = injMkSet("follow", "execute", "obey", "run", "do", "perform", "carry")
+	injWLimitation = injMkSet("limitation*", "restriction*", "confines", "rules", "guidelines", "filter*", "censorship", "constraints", "polic*", "ethics", "morals", "shackles", "chains")
+)

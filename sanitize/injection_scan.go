@@ -506,18 +506,96 @@ var injCJKLex = []struct {
 	{"从现在开始", SignalJailbreakPersona, 0.2}, {"系统提示", SignalPromptExtraction, 0.1},
 }
 
-// cjk runs the Chinese rules (Japanese shares some of the words).
+// injCJKMaxVerbs bounds the verbs of one injCJK rule; injCJKTries is how
+// many occurrences of one verb cjk looks at.
+const (
+	injCJKMaxVerbs = 16
+	injCJKTries    = 4
+)
+
+// injCJKWord is a verb of injCJK (grp < len(injCJK)) or a word of
+// injCJKLex (grp == len(injCJK)); idx is its index there.
+type injCJKWord struct {
+	w        string
+	grp, idx int
+}
+
+// injCJKFirst holds, by first byte, the words of injCJK and injCJKLex;
+// every one starts with a byte >= 0xE3.
+var injCJKFirst = func() (t [256][]injCJKWord) {
+	add := func(w string, grp, idx int) {
+		if len(w) < 3 || w[0] < 0xE3 {
+			panic("sanitize: bad CJK injection word " + w)
+		}
+		t[w[0]] = append(t[w[0]], injCJKWord{w, grp, idx})
+	}
+	for g, r := range injCJK {
+		if len(r.verbs) > injCJKMaxVerbs {
+			panic("sanitize: too many CJK injection verbs")
+		}
+		for k, v := range r.verbs {
+			add(v, g, k)
+		}
+	}
+	for k, l := range injCJKLex {
+		add(l.word, len(injCJK), k)
+	}
+	return t
+}()
+
+// cjk runs the Chinese rules (Japanese shares some of the words). One
+// pass finds, for each verb, its first injCJKTries non-overlapping
+// occurrences and, for each lexicon word, its first; the rules then fire
+// verb by verb, in the order of the tables.
 func (d *InjectionDetector) cjk(st *injState, text string) {
 	const gap = 24 // bytes: about 8 characters
-	for _, r := range injCJK {
-		for _, v := range r.verbs {
-			off := 0
-			for tries := 0; tries < 4; tries++ {
-				k := strings.Index(text[off:], v)
-				if k < 0 {
-					break
+	var (
+		vpos  [2][injCJKMaxVerbs][injCJKTries]int
+		vn    [2][injCJKMaxVerbs]int
+		vnext [2][injCJKMaxVerbs]int
+		lpos  [16]int
+	)
+	if len(injCJK) != 2 || len(injCJKLex) > len(lpos) {
+		panic("sanitize: CJK injection tables do not fit cjk")
+	}
+	for k := range lpos {
+		lpos[k] = -1
+	}
+	for i := 0; i+2 < len(text); i++ {
+		// Skip eight ASCII bytes at a time.
+		for i+8 <= len(text) {
+			x := uint64(text[i]) | uint64(text[i+1])<<8 | uint64(text[i+2])<<16 | uint64(text[i+3])<<24 |
+				uint64(text[i+4])<<32 | uint64(text[i+5])<<40 | uint64(text[i+6])<<48 | uint64(text[i+7])<<56
+			if x&swarHigh != 0 {
+				break
+			}
+			i += 8
+		}
+		if i+2 >= len(text) {
+			break
+		}
+		c := text[i]
+		if c < 0xE3 {
+			continue
+		}
+		for _, cw := range injCJKFirst[c] {
+			if text[i+1] != cw.w[1] || text[i+2] != cw.w[2] || !strings.HasPrefix(text[i:], cw.w) {
+				continue
+			}
+			if cw.grp == len(injCJK) {
+				if lpos[cw.idx] < 0 {
+					lpos[cw.idx] = i
 				}
-				p := off + k
+			} else if n := vn[cw.grp][cw.idx]; n < injCJKTries && i >= vnext[cw.grp][cw.idx] {
+				vpos[cw.grp][cw.idx][n] = i
+				vn[cw.grp][cw.idx] = n + 1
+				vnext[cw.grp][cw.idx] = i + len(cw.w)
+			}
+		}
+	}
+	for g, r := range injCJK {
+		for k, v := range r.verbs {
+			for _, p := range vpos[g][k][:vn[g][k]] {
 				lo, hi := max(0, p-gap), min(len(text), p+len(v)+gap)
 				for lo < p && !utf8.RuneStart(text[lo]) {
 					lo++
@@ -531,13 +609,12 @@ func (d *InjectionDetector) cjk(st *injState, text string) {
 						break
 					}
 				}
-				off = p + len(v)
 			}
 		}
 	}
-	for _, l := range injCJKLex {
-		if k := strings.Index(text, l.word); k >= 0 {
-			st.fire(rLex, l.name, l.w, k, k+len(l.word))
+	for k, l := range injCJKLex {
+		if p := lpos[k]; p >= 0 {
+			st.fire(rLex, l.name, l.w, p, p+len(l.word))
 		}
 	}
 }
