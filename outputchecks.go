@@ -348,12 +348,14 @@ func (g *windowGuard) cut(p string) (int, error) {
 		run--
 	}
 	limit = min(limit, run)
-	if i := strings.LastIndex(p[:limit], "-----BEGIN"); i >= 0 && pemEnd(p, i) > limit {
+	if i := strings.LastIndex(p[:limit], "-----BEGIN"); i >= 0 {
 		// Never cut a private-key block: hold it from its first byte until
 		// its END line is complete.
-		limit = i
-		if pemEnd(p, i) > len(p) && len(p)-i > g.maxHold {
-			return 0, refuse(ErrOutputBlocked, StageOutput, "stream_guard", "unterminated_private_key")
+		if end := pemEnd(p, i); end > limit {
+			limit = i
+			if end > len(p) && len(p)-i > g.maxHold {
+				return 0, refuse(ErrOutputBlocked, StageOutput, "stream_guard", "unterminated_private_key")
+			}
 		}
 	}
 	if i := sanitize.PendingLink(p); i >= 0 {

@@ -220,9 +220,9 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	}
 	if cfg.maxInputTokens > 0 && ep.kind != EndpointModerations {
 		// The bound decides almost always; count exactly only past it.
-		if est := estimate(ep, req, &in, call.Model, 0, 1); est.InputTokens > cfg.maxInputTokens {
-			n := est.InputTokens
-			if est.CountInputTokens != nil {
+		if te := promptShape(ep, req, &in); te.UpperBound(call.Model) > cfg.maxInputTokens {
+			n := te.UpperBound(call.Model)
+			if est := estimate(ep, req, &in, call.Model, 0, 1); est.CountInputTokens != nil {
 				if exact, err := est.CountInputTokens(); err == nil {
 					n = exact
 				}
@@ -355,19 +355,13 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 // the texts as they will be sent plus the endpoint's framing, images and
 // tools, and the output cap for every choice.
 func estimate[Req any](ep *endpoint[Req], req *Req, in *Input, model string, maxOut, choices int) Estimate {
-	var te tokens.Estimate
-	if ep.estimate != nil {
-		te = ep.estimate(req)
-	} else {
-		te.Messages = len(in.Fields)
-	}
-	texts := make([]string, len(in.Fields))
-	for i := range in.Fields {
-		texts[i] = in.Fields[i].Text
-		te.TextBytes += tokens.WireBytes(texts[i])
-	}
+	te := promptShape(ep, req, in)
 	est := Estimate{InputTokens: te.UpperBound(model), MaxOutputTokens: maxOut, Choices: choices}
 	if _, ok := tokens.EncodingFor(model); ok {
+		texts := make([]string, len(in.Fields))
+		for i := range in.Fields {
+			texts[i] = in.Fields[i].Text
+		}
 		est.CountInputTokens = func() (int, error) {
 			n, err := tokens.Count(model, texts...)
 			if err != nil {
@@ -377,6 +371,22 @@ func estimate[Req any](ep *endpoint[Req], req *Req, in *Input, model string, max
 		}
 	}
 	return est
+}
+
+// promptShape describes the prompt for the token bound: the endpoint's
+// framing, images and tools, and the wire bytes of the texts as they are
+// now. It allocates nothing, so stage 4 can bound every call cheaply.
+func promptShape[Req any](ep *endpoint[Req], req *Req, in *Input) tokens.Estimate {
+	var te tokens.Estimate
+	if ep.estimate != nil {
+		te = ep.estimate(req)
+	} else {
+		te.Messages = len(in.Fields)
+	}
+	for i := range in.Fields {
+		te.TextBytes += tokens.WireBytes(in.Fields[i].Text)
+	}
+	return te
 }
 
 // begin is stage 1: it opens the call's state and audit event.

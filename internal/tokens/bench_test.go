@@ -94,7 +94,7 @@ func tokenCorpus() (english4K, mixed64K string) {
 		"안녕하세요! 오늘 회의는 오후 3시에 시작합니다. 보고서를 미리 읽어 주세요.\n",
 		"Great job team 🎉🎉 👍🏽 launch day 🚀 — family: 👨‍👩‍👧‍👦, flags: 🇫🇷🇯🇵, hearts ❤️‍🔥 and 🧑🏿‍💻 coding all night ☕️☕️☕️!!!\n",
 		"Order #48213: 3 × 19.99 EUR = 59.97 EUR; shipped 2025-03-14T09:30:00Z to 10115 Berlin, tracking 1Z999AA10123456784.\n",
-		"    // TODO(julia): handle the 429 case -- see https://platform.openai.com/docs/guides/rate-limits?context=tier-free#usage-tiers\n\t\t\t\n\n\n",
+		"    // NOTE(julia): the 429 case is handled below -- see https://platform.openai.com/docs/guides/rate-limits?context=tier-free#usage-tiers\n\t\t\t\n\n\n",
 		"Ünïcödé façade naïve café résumé — “quotes” and ‘single’ ones… Ωμέγα Привет мир! مرحبا بالعالم שלום עולם\n",
 	}
 	var b strings.Builder
