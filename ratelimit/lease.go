@@ -30,9 +30,9 @@ type leaseKey struct{ key, field string }
 // lease is the permits left of one rule, spendable until until (unix ns,
 // local clock), and the rule's interval for giving them back.
 type lease struct {
-	n        int
-	until    int64
-	interval string
+	n           int
+	until       int64
+	ivNs, tolNs int64 // the rule's GCRA arguments (see ratePlan)
 }
 
 func newLeases(size int, ttl time.Duration, now func() time.Time) *leases {
@@ -124,7 +124,7 @@ func (ls *leases) store(q *query, keys []string, t *leaseTake, got []int64) {
 				le.n += extra // the older expiry bounds the newer permits too
 				continue
 			}
-			ls.m[key] = &lease{n: extra, until: now + int64(ls.ttl), interval: rp.interval}
+			ls.m[key] = &lease{n: extra, until: now + int64(ls.ttl), ivNs: rp.ivNs, tolNs: rp.tolNs}
 		}
 	}
 	ls.stores++
@@ -191,23 +191,30 @@ func (s *RedisStore) Close(ctx context.Context) error {
 		return nil
 	}
 	ls.closed = true
-	byTag := make(map[string][]any)
-	keys := make(map[string][]string)
+	type entry struct {
+		key string
+		le  *lease
+	}
+	byTag := make(map[string][]entry)
 	for key, le := range ls.m {
 		if le.n <= 0 || now >= le.until {
 			continue
 		}
 		tag := tagOfKey(key.key)
-		keys[tag] = append(keys[tag], key.key)
-		byTag[tag] = append(byTag[tag], key.field, le.interval, le.n)
+		byTag[tag] = append(byTag[tag], entry{key.key, le})
 	}
 	ls.m = nil
 	ls.mu.Unlock()
 
 	var errs []error
-	for tag, ks := range keys {
-		args := append([]any{"r"}, byTag[tag]...)
-		if _, err := s.run(ctx, ks, args, 1); err != nil {
+	for tag, es := range byTag {
+		keys := make([]string, len(es))
+		o := opBuf{4, 0, 1, int64(len(es))}
+		for i, e := range es {
+			keys[i] = e.key
+			o = append(o, int64(i), e.le.ivNs, e.le.tolNs, int64(e.le.n))
+		}
+		if _, err := s.do(ctx, tag, &pendingOp{keys: keys, op: o.bytes()}); err != nil {
 			errs = append(errs, err)
 		}
 	}

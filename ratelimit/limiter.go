@@ -28,8 +28,8 @@ type Options struct {
 
 	// TTL is how long a reservation or concurrency slot that is never
 	// settled (its process died, or a bug dropped it) keeps holding before
-	// it frees itself: between TTL and TTL×9/8 (holds expire in buckets of
-	// TTL/8). Set it above your longest call, streams included: a call that
+	// it frees itself: between TTL and TTL×5/4 (holds expire in buckets of
+	// TTL/4). Set it above your longest call, streams included: a call that
 	// outlives it is still charged in full on Commit, but its hold and slot
 	// are gone from then on. Default: 15 minutes.
 	TTL time.Duration

@@ -562,11 +562,11 @@ func TestPrices(t *testing.T) {
 }
 
 // Holds and slots never settled expire bucket by bucket, between TTL and
-// TTL×9/8, the same in both stores, while new ones keep coming.
+// TTL×5/4, the same in both stores, while new ones keep coming.
 func TestHoldsExpireInBuckets(t *testing.T) {
 	eachStore(t, func(t *testing.T, e env) {
 		ctx := t.Context()
-		const ttl = 8 * time.Second // buckets of 1 s
+		const ttl = 4 * time.Second // buckets of 1 s
 		l := mustNew(t, Options{Store: e.store, Now: e.clock.Now, TTL: ttl, Rules: Rules{
 			Global: Limits{TokensPerDay: 1 << 40, Concurrent: 1 << 20},
 		}})

@@ -21,7 +21,7 @@ type MemoryOptions struct {
 // tests, and as the local fallback of a limiter that fails open. Request
 // rates are golang.org/x/time/rate token buckets; budgets, concurrency slots
 // and holds follow the same rules as [RedisStore] (fixed UTC windows, holds
-// and slots that expire by themselves between the TTL and TTL×9/8 when
+// and slots that expire by themselves between the TTL and TTL×5/4 when
 // never settled).
 //
 // One mutex guards the whole store, so a check across all scopes is atomic.

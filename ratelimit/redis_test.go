@@ -9,10 +9,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// fakeRediser answers every script call with a canned reply, or blocks
-// until the context ends when block is set.
+// fakeRediser answers every script call with a canned reply to its one
+// operation (raw: the whole reply), or blocks until the context ends when
+// block is set.
 type fakeRediser struct {
 	reply any
+	raw   bool
 	err   error
 	block bool
 	calls int
@@ -28,8 +30,10 @@ func (f *fakeRediser) do(ctx context.Context) *redis.Cmd {
 	}
 	if f.err != nil {
 		cmd.SetErr(f.err)
-	} else {
+	} else if f.raw {
 		cmd.SetVal(f.reply)
+	} else {
+		cmd.SetVal([]any{f.reply})
 	}
 	return cmd
 }
@@ -101,10 +105,13 @@ func TestRedisMalformedReply(t *testing.T) {
 			_ = r.Commit(ctx, Amount{InputTokens: 1})
 		})
 	}
-	// The same through the store directly: always errMalformed.
-	rs, _ := NewRedisStore(&fakeRediser{reply: "OK"}, RedisOptions{})
-	if _, err := rs.run(t.Context(), nil, nil, 2); !errors.Is(err, errMalformed) {
-		t.Fatalf("err = %v", err)
+	// The whole reply malformed, through the store directly: always
+	// errMalformed.
+	for _, reply := range []any{"OK", nil, []any{}, []any{int64(1)}, []any{[]any{int64(1)}, []any{int64(1)}}} {
+		rs, _ := NewRedisStore(&fakeRediser{reply: reply, raw: true}, RedisOptions{})
+		if _, err := rs.exec(t.Context(), []*pendingOp{{keys: []string{"k"}, op: opBuf{3}.bytes()}}); !errors.Is(err, errMalformed) {
+			t.Fatalf("reply %v: err = %v", reply, err)
+		}
 	}
 }
 
@@ -157,7 +164,7 @@ func TestRedisKeys(t *testing.T) {
 	}})
 	s := Subject{Caller: "a}{b:c d%", Group: "g/1", Model: "gpt-4o"}
 	q := l.query(l.plans, s, partRates|partSlots|partBudgets, charge{1, 1})
-	keys := rs.keysOf(q)
+	_, keys := rs.keysOf(q)
 	want := []string{"p:{rl}:u:a%7D%7Bb%3Ac%20d%25", "p:{rl}:g:g%2F1", "p:{rl}:t:", "p:{rl}:a:"}
 	if strings.Join(keys, " ") != strings.Join(want, " ") {
 		t.Errorf("keys %q, want %q", keys, want)
@@ -168,7 +175,8 @@ func TestRedisKeys(t *testing.T) {
 		}
 	}
 	rs.tag = func(s Subject) string { return s.Group }
-	for _, k := range rs.keysOf(q) {
+	_, keys = rs.keysOf(q)
+	for _, k := range keys {
 		if !strings.HasPrefix(k, "p:{g%2F1}:") {
 			t.Errorf("tag by group: key %q", k)
 		}

@@ -140,9 +140,6 @@ const (
 	numPeriods
 )
 
-// code is the period's letter in Redis keys and in the script.
-func (p period) code() string { return [...]string{"m", "d", "M"}[p] }
-
 // window returns the index of the window of p that holds t, and its end.
 // The indexes match the script's: minutes and days since the Unix epoch, and
 // year×12 + month−1.
@@ -177,11 +174,13 @@ func ruleName(p period, cost bool) string {
 	return [...]string{"tokens_per_minute", "tokens_per_day", "tokens_per_month"}[p]
 }
 
-// ratePlan is a validated Rate, with its Redis field and GCRA arguments.
+// ratePlan is a validated Rate, with its lease key and GCRA arguments in
+// nanoseconds: the emission interval and the tolerance (interval × burst).
+// The Redis script names a rule's state by the two.
 type ratePlan struct {
 	Rate
-	name                   string
-	field, interval, toler string
+	name, field string
+	ivNs, tolNs int64
 }
 
 // budgetPlan is one window's caps: tokens and micro-dollars; 0 = none.
@@ -270,9 +269,9 @@ func compileLimits(l Limits, where string, errs *[]error) *scopePlan {
 		}
 		iv := float64(r.Per.Microseconds()) / float64(r.Count)
 		p.rates = append(p.rates, ratePlan{Rate: r, name: name,
-			field:    "r:" + strconv.FormatInt(r.Per.Microseconds(), 10) + ":" + strconv.Itoa(r.Count) + ":" + strconv.Itoa(r.Burst),
-			interval: strconv.FormatFloat(iv, 'f', 3, 64),
-			toler:    strconv.FormatFloat(iv*float64(r.Burst), 'f', 3, 64)})
+			field: "r:" + strconv.FormatInt(r.Per.Microseconds(), 10) + ":" + strconv.Itoa(r.Count) + ":" + strconv.Itoa(r.Burst),
+			ivNs:  max(int64(math.Round(iv*1000)), 1),
+			tolNs: max(int64(math.Round(iv*1000*float64(r.Burst))), 1)})
 	}
 	if l.Concurrent < 0 {
 		bad("Concurrent %d < 0", l.Concurrent)

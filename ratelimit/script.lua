@@ -1,48 +1,95 @@
--- secureai ratelimit: every operation against Redis is this one script, so
--- each check is one atomic round trip for all scopes. ARGV[1] selects it:
---   a  admit:  request rates (GCRA), concurrency slots, budget holds
---   r  return: give leased, unspent rate permits back
---   s  settle: release a slot and a hold, charge the usage, report thresholds
---   u  usage:  read one scope's counters
+-- secureai ratelimit: every operation against Redis is this one script. One
+-- call runs a batch of operations in order, atomically: the checks that
+-- replicas' goroutines started while an earlier call was in flight travel
+-- together, so a busy process pays one round trip, one TIME and one read
+-- and one write of each key for many checks.
 --
--- Each scope is one hash (one key in KEYS), so a check costs one HMGET and
--- one HSET per scope. Its fields:
---   r:<per_us>:<count>:<burst>  GCRA theoretical arrival time of a rate rule (us)
---   <p>w <p>t <p>c <p>mt <p>mc  budget window of period p (m minute, d day,
---                               M month): window index, tokens and
---                               micro-dollars used in it, highest threshold
---                               reported in it for each
---   ht<b> hc<b> hs<b>           tokens, micro-dollars and slots held by
---                               unsettled reservations that expire at b*g ms
---   ht hc hs                    their totals over all buckets not yet swept
---   hb hm                       oldest and newest bucket present (0: none)
---   x                           the key's expiry (ms) as last set
--- Holds and slots sit in expiry buckets of g ms, so that what is never
--- settled stops counting by itself, without a record per reservation: a
--- check first sweeps the expired buckets (at most TTL/g + 2 of them, once
--- each) out of the totals.
+-- ARGV: pairs (key_base, op). op is a string of little-endian 64-bit
+-- integers, all >= 0; its key indexes are relative to key_base (KEYS[base
+-- + index + 1]). The same key may appear more than once in KEYS: its state is
+-- read once and written once per call.
+-- Reply: one array per op, in order.
 --
--- Time is the server's (TIME), never a client's. Lua time is most of a
--- check's cost, so the script builds few tables and calls few functions.
--- Counters are stored as Lua numbers (exact below 2^53; tonumber reads back
--- any form Redis prints them in); expiry times go through n2s, since
--- PEXPIREAT wants a plain integer.
+-- op[1] selects the operation:
+--   1 admit:  request rates (GCRA), concurrency slots, budget holds
+--   2 settle: release a slot and a hold, charge the usage, report thresholds
+--   3 usage:  read one scope's counters
+--   4 return: give leased, unspent rate permits back
+--
+-- Each scope is one string key holding its state as 64-bit integers:
+--   1  layout version (2)
+--   2  x: the key's expiry (ms) as last set
+--   3  nr, then nr × (interval_ns, tolerance_ns, tat_us): the GCRA
+--      theoretical arrival time of each rate rule, named by its interval
+--      and tolerance (an entry whose tat is past is a full bucket: dropped)
+--   .. np, then np × (period, window, tokens, micro-dollars, mark_tokens,
+--      mark_micros): the budget window of each period in use (0 minute,
+--      1 day, 2 month): its index, what was used in it, and the highest
+--      threshold reported in it for tokens and for micro-dollars
+--   .. nb, then nb × (bucket, tokens, micro-dollars, slots): what unsettled
+--      reservations and concurrency slots hold, by expiry bucket; a bucket
+--      b stops counting at b*g ms, so what is never settled expires by
+--      itself, without a record per reservation (at most TTL/g + 2
+--      buckets; one settled to nothing is dropped)
+-- A value that is not in this layout (absent, or written by another
+-- version) reads as an empty state.
+--
+-- Time is the server's (TIME), never a client's. Where the server has
+-- Lua's struct library (Redis, Valkey) the integers are packed by it;
+-- elsewhere (test servers) by the Lua fallback below, to the same bytes.
 
-local function n2s(x) return string.format('%d', math.floor(x)) end
+local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 
 local tm = redis.call('TIME')
 local now_s = tonumber(tm[1])
 local now_us = now_s * 1000000 + tonumber(tm[2])
-local now_ms = math.floor(now_us / 1000)
+local now_ms = floor(now_us / 1000)
+
+local dec, enc
+local struct = rawget(_G, 'struct')
+if struct then
+  local fmts = {}
+  local function fmt(n)
+    local f = fmts[n]
+    if not f then
+      f = '<' .. string.rep('i8', n)
+      fmts[n] = f
+    end
+    return f
+  end
+  dec = function(s) return {struct.unpack(fmt(#s / 8), s)} end
+  enc = function(t, n) return struct.pack(fmt(n), unpack(t, 1, n)) end
+else
+  dec = function(s)
+    local t = {}
+    for i = 1, #s / 8 do
+      local a, b, c, d, e, f, g, h = string.byte(s, 8 * i - 7, 8 * i)
+      t[i] = ((((((h * 256 + g) * 256 + f) * 256 + e) * 256 + d) * 256 + c) * 256 + b) * 256 + a
+    end
+    return t
+  end
+  enc = function(t, n)
+    local parts, bs = {}, {}
+    for i = 1, n do
+      local x = t[i]
+      for j = 1, 8 do
+        bs[j] = x % 256
+        x = floor(x / 256)
+      end
+      parts[i] = string.char(unpack(bs, 1, 8))
+    end
+    return table.concat(parts)
+  end
+end
 
 -- Calendar arithmetic (proleptic Gregorian, UTC), for month windows.
 local function civil(z)
   z = z + 719468
-  local era = math.floor(z / 146097)
+  local era = floor(z / 146097)
   local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400
   if m <= 2 then y = y + 1 end
@@ -51,318 +98,393 @@ end
 
 local function days_from_civil(y, m)
   if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
+  local era = floor(y / 400)
   local yoe = y - era * 400
   local mp = m > 2 and m - 3 or m + 9
-  local doy = math.floor((153 * mp + 2) / 5)
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local doy = floor((153 * mp + 2) / 5)
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
   return era * 146097 + doe - 719468
 end
 
--- window returns the index of the current window of period p and its end
--- in seconds: minutes and days since the epoch, year*12 + month-1.
+-- windows[p] = {index, end_s} of the current window of period p (0 minute,
+-- 1 day, 2 month): minutes and days since the epoch, year*12 + month-1.
+local windows = {}
 local function window(p)
-  if p == 'm' then
-    local w = math.floor(now_s / 60)
-    return w, (w + 1) * 60
-  end
-  local days = math.floor(now_s / 86400)
-  if p == 'd' then return days, (days + 1) * 86400 end
-  local y, m = civil(days)
-  local ny, nm = y, m + 1
-  if nm == 13 then ny, nm = y + 1, 1 end
-  return y * 12 + m - 1, days_from_civil(ny, nm) * 86400
-end
-
--- sweep drops the expired buckets [hb, ...] from the hold totals, writes
--- the change at once, and returns the new ht hc hs hb hm.
-local function sweep(key, g, ht, hc, hs, hb, hm)
-  local last = math.min(hm, math.floor(now_ms / g), hb + 31)
-  local fields, n = {}, 0
-  for b = hb, last do
-    fields[n + 1], fields[n + 2], fields[n + 3] = 'ht' .. b, 'hc' .. b, 'hs' .. b
-    n = n + 3
-  end
-  local v = redis.call('HMGET', key, unpack(fields))
-  for i = 1, n, 3 do
-    ht = ht - (tonumber(v[i]) or 0)
-    hc = hc - (tonumber(v[i + 1]) or 0)
-    hs = hs - (tonumber(v[i + 2]) or 0)
-  end
-  if last >= hm then
-    ht, hc, hs, hb, hm = 0, 0, 0, 0, 0
+  local w = windows[p]
+  if w then return w[1], w[2] end
+  local i, e
+  if p == 0 then
+    i = floor(now_s / 60)
+    e = (i + 1) * 60
   else
-    ht, hc, hs, hb = math.max(ht, 0), math.max(hc, 0), math.max(hs, 0), last + 1
+    local days = floor(now_s / 86400)
+    if p == 1 then
+      i, e = days, (days + 1) * 86400
+    else
+      local y, m = civil(days)
+      local ny, nm = y, m + 1
+      if nm == 13 then ny, nm = y + 1, 1 end
+      i, e = y * 12 + m - 1, days_from_civil(ny, nm) * 86400
+    end
   end
-  redis.call('HDEL', key, unpack(fields))
-  redis.call('HSET', key, 'ht', ht, 'hc', hc, 'hs', hs, 'hb', hb, 'hm', hm)
-  return ht, hc, hs, hb, hm
+  windows[p] = {i, e}
+  return i, e
 end
 
--- flush writes set[1..n] and pushes the key's expiry out when it would
--- come within ttl/2 of keep_ms.
-local function flush(key, x, set, n, keep_ms, ttl)
-  if keep_ms > x - ttl / 2 then
-    local exp = keep_ms + ttl
-    set[n + 1], set[n + 2] = 'x', exp
-    redis.call('HSET', key, unpack(set, 1, n + 2))
-    redis.call('PEXPIREAT', key, n2s(exp))
-  elseif n > 0 then
-    redis.call('HSET', key, unpack(set, 1, n))
+-- The decoded state of each key named in this call, by key name.
+local states, order, vals = {}, {}, nil
+
+-- load returns the state of KEYS[k + 1] (k counts from 0): {key, x, R (flat
+-- rate entries), P (5 budget numbers per period at 5*period+1, nil when
+-- unused), B (flat buckets), ht, hc, hs (the sums of the live buckets,
+-- set by live), keep (ms the key must outlive), dirty}.
+local function load(k)
+  k = k + 1
+  local key = KEYS[k]
+  local st = states[key]
+  if st then return st end
+  st = {key = key, x = 0, R = {}, P = {}, B = {}, ht = 0, hc = 0, hs = 0, keep = 0, dirty = false}
+  local s = vals[k]
+  if type(s) == 'string' and #s >= 8 * 5 and #s % 8 == 0 then
+    local a = dec(s)
+    local n = #s / 8
+    local o = 4 + 3 * a[3]        -- np
+    local ob = o + 1 + 6 * (a[o] or 0) -- nb
+    if a[1] == 2 and ob <= n and ob + 4 * a[ob] == n then
+      st.x = a[2]
+      local R, m = st.R, 0
+      for i = 4, o - 1, 3 do
+        if a[i + 2] > now_us then
+          R[m + 1], R[m + 2], R[m + 3] = a[i], a[i + 1], a[i + 2]
+          m = m + 3
+        end
+      end
+      local P = st.P
+      for i = o + 1, ob - 1, 6 do
+        local q = 5 * a[i] + 1
+        P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5]
+      end
+      local B = st.B
+      for i = ob + 1, n, 4 do
+        B[i - ob], B[i - ob + 1], B[i - ob + 2], B[i - ob + 3] = a[i], a[i + 1], a[i + 2], a[i + 3]
+      end
+    end
   end
+  states[key] = st
+  order[#order + 1] = st
+  return st
 end
 
--- The fields of each budget period: window, tokens, micro-dollars, marks.
-local PF = {
-  m = {'mw', 'mt', 'mc', 'mmt', 'mmc'},
-  d = {'dw', 'dt', 'dc', 'dmt', 'dmc'},
-  M = {'Mw', 'Mt', 'Mc', 'Mmt', 'Mmc'},
-}
+-- live drops the buckets of st that stopped counting (b*g <= now) and
+-- recomputes the sums. g is the op's bucket grain.
+local function live(st, g)
+  local B, n = st.B, 0
+  local ht, hc, hs = 0, 0, 0
+  for i = 1, #B, 4 do
+    if B[i] * g > now_ms then
+      B[n + 1], B[n + 2], B[n + 3], B[n + 4] = B[i], B[i + 1], B[i + 2], B[i + 3]
+      ht, hc, hs = ht + B[i + 1], hc + B[i + 2], hs + B[i + 3]
+      n = n + 4
+    end
+  end
+  for i = #B, n + 1, -1 do B[i] = nil end
+  st.ht, st.hc, st.hs = ht, hc, hs
+end
 
--- admit: ARGV ttl_ms g_ms nscopes tokens micros, then per scope:
---   nrates slot_limit nbudgets, (field interval_us tolerance_us want) per
+-- bucket returns the index in st.B of bucket b, adding it when absent.
+local function bucket(st, b)
+  local B = st.B
+  for i = 1, #B, 4 do
+    if B[i] == b then return i end
+  end
+  local n = #B
+  B[n + 1], B[n + 2], B[n + 3], B[n + 4] = b, 0, 0, 0
+  return n + 1
+end
+
+-- rate returns the index in st.R of the entry (iv, tol), or nil.
+local function rate(st, iv, tol)
+  local R = st.R
+  for i = 1, #R, 3 do
+    if R[i] == iv and R[i + 1] == tol then return i end
+  end
+  return nil
+end
+
+local function touch(st, keep)
+  st.dirty = true
+  if keep > st.keep then st.keep = keep end
+end
+
+-- admit: op = 1 ttl_ms g_ms tokens micros nscopes, then per scope:
+--   key nrates slot_limit nbudgets, (interval_ns tolerance_ns want) per
 --   rate, (period tokens_limit micros_limit) per budget.
 -- want > 1 leases: the rule takes up to want permits (at least one) when
 -- the check admits.
--- KEYS: one per scope.
 -- Reply: {1, now_us, bucket, permits taken per rate rule...} or
 -- {0, kind, scope, index, cost, wait_us} (wait -1: the amount alone exceeds
 -- the budget).
-local function admit()
-  local ttl, g, ns = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-  local at, ac = tonumber(ARGV[5]), tonumber(ARGV[6])
-  local b = math.ceil((now_ms + ttl) / g)
-  local bt, bc, bs = 'ht' .. b, 'hc' .. b, 'hs' .. b
-  local a = 7
+local function admit(o, base)
+  local g, at, ac, ns = o[3], o[4], o[5], o[6]
+  local b = ceil((now_ms + o[2]) / g)
   local rk, rs, rx, rc, rw = 0, 0, 0, 0, -2
   local function refuse(kind, s, idx, cost, wait)
     if rw == -2 or wait == -1 or (rw ~= -1 and wait > rw) then
       rk, rs, rx, rc, rw = kind, s, idx, cost, wait
     end
   end
-  local sets, counts, xs, keeps = {}, {}, {}, {}
+  -- First decide on every scope, then apply: all scopes or none.
+  local plan, np = {}, 0
   local got, ng = {1, now_us, b}, 3
+  local a = 7
   for i = 1, ns do
-    local key = KEYS[i]
-    local nr, conc, nb = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    local r0 = a + 3           -- first rate argument
-    local b0 = r0 + 4 * nr     -- first budget argument
-    a = b0 + 3 * nb
-    -- fields: x ht hc hs hb hm ht<b> hc<b> hs<b>, a TAT per rate, (w t c) per
-    -- budget; a scope with rates only reads x and the TATs, and leaves the
-    -- sweep of its holds to the next check that needs them.
-    local full = nb > 0 or conc > 0
-    local fields, nf = {'x', 'ht', 'hc', 'hs', 'hb', 'hm', bt, bc, bs}, 9
-    if not full then fields, nf = {'x'}, 1 end
-    local t0 = nf
-    for j = 0, nr - 1 do
-      nf = nf + 1
-      fields[nf] = ARGV[r0 + 4 * j]
-    end
-    for j = 0, nb - 1 do
-      local F = PF[ARGV[b0 + 3 * j]]
-      fields[nf + 1], fields[nf + 2], fields[nf + 3] = F[1], F[2], F[3]
-      nf = nf + 3
-    end
-    local v = redis.call('HMGET', key, unpack(fields, 1, nf))
-    local ht, hc, hs, hb, hm = 0, 0, 0, 0, 0
-    local keep = now_ms
-    if full then
-      ht, hc, hs = tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0
-      hb, hm = tonumber(v[5]) or 0, tonumber(v[6]) or 0
-      if hb ~= 0 and hb * g <= now_ms then ht, hc, hs, hb, hm = sweep(key, g, ht, hc, hs, hb, hm) end
-      keep = b * g
-    end
-    local set, n = {}, 0
+    local st = load(base + o[a])
+    local nr, conc, nb = o[a + 1], o[a + 2], o[a + 3]
+    a = a + 4
+    if nb > 0 or conc > 0 then live(st, g) end
     for j = 1, nr do
-      local k = r0 + 4 * (j - 1)
-      local interval, tol, want = tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2]), tonumber(ARGV[k + 3])
-      local tat = tonumber(v[t0 + j]) or now_us
+      local iv, tol, want = o[a], o[a + 1], o[a + 2]
+      a = a + 3
+      local interval, tolus = iv / 1000, tol / 1000
+      local ri = rate(st, iv, tol)
+      local tat = ri and st.R[ri + 2] or now_us
       if tat < now_us then tat = now_us end
-      local new = math.ceil(tat + interval)
+      local new = ceil(tat + interval)
       local take = 1
-      if new - now_us > tol then
-        refuse(1, i, j, 0, math.ceil(new - now_us - tol))
+      if new - now_us > tolus then
+        refuse(1, i, j, 0, ceil(new - now_us - tolus))
       elseif want > 1 then
-        local more = math.min(want - 1, math.floor((now_us + tol - new) / interval))
+        local more = min(want - 1, floor((now_us + tolus - new) / interval))
         if more > 0 then
           take = take + more
-          new = math.ceil(new + more * interval)
+          new = ceil(new + more * interval)
         end
       end
       ng = ng + 1
       got[ng] = take
-      set[n + 1], set[n + 2] = ARGV[k], new
-      n = n + 2
-      if new / 1000 > keep then keep = math.ceil(new / 1000) end
+      plan[np + 1], plan[np + 2], plan[np + 3], plan[np + 4], plan[np + 5] = 1, st, ri or -1, iv, tol
+      plan[np + 6] = new
+      np = np + 6
     end
     if conc > 0 then
-      if hs >= conc then refuse(2, i, 0, 0, 0) end
-      set[n + 1], set[n + 2], set[n + 3], set[n + 4] = bs, (tonumber(v[9]) or 0) + 1, 'hs', hs + 1
-      n = n + 4
+      if st.hs >= conc then refuse(2, i, 0, 0, 0) end
+      plan[np + 1], plan[np + 2] = 2, st
+      np = np + 6
     end
     for j = 1, nb do
-      local k = b0 + 3 * (j - 1)
-      local p, lt, lc = ARGV[k], tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2])
-      local o = 9 + nr + 3 * (j - 1)
+      local p, lt, lc = o[a], o[a + 1], o[a + 2]
+      a = a + 3
       local w, wend = window(p)
+      local P, q = st.P, 5 * p + 1
       local tu, cu = 0, 0
-      if tonumber(v[o + 1]) == w then
-        tu, cu = tonumber(v[o + 2]) or 0, tonumber(v[o + 3]) or 0
-      else
-        local F = PF[p]
-        set[n + 1], set[n + 2], set[n + 3], set[n + 4], set[n + 5] = F[1], w, F[2], 0, F[3]
-        set[n + 6], set[n + 7], set[n + 8], set[n + 9], set[n + 10] = 0, F[4], 0, F[5], 0
-        n = n + 10
-      end
+      if P[q] == w then tu, cu = P[q + 1], P[q + 2] end
       local wait = wend * 1000000 - now_us
-      if lt > 0 and tu + ht + at > lt then refuse(3, i, j, 0, at > lt and -1 or wait) end
-      if lc > 0 and cu + hc + ac > lc then refuse(3, i, j, 1, ac > lc and -1 or wait) end
-      if wend * 1000 > keep then keep = wend * 1000 end
+      if lt > 0 and tu + st.ht + at > lt then refuse(3, i, j, 0, at > lt and -1 or wait) end
+      if lc > 0 and cu + st.hc + ac > lc then refuse(3, i, j, 1, ac > lc and -1 or wait) end
+      plan[np + 1], plan[np + 2], plan[np + 3], plan[np + 4], plan[np + 5] = 3, st, q, w, wend
+      np = np + 6
     end
     if nb > 0 then
-      set[n + 1], set[n + 2], set[n + 3], set[n + 4] = bt, (tonumber(v[7]) or 0) + at, bc, (tonumber(v[8]) or 0) + ac
-      set[n + 5], set[n + 6], set[n + 7], set[n + 8] = 'ht', ht + at, 'hc', hc + ac
-      n = n + 8
+      plan[np + 1], plan[np + 2] = 4, st
+      np = np + 6
     end
-    if nb > 0 or conc > 0 then
-      set[n + 1], set[n + 2], set[n + 3], set[n + 4] = 'hb', (hb == 0 or b < hb) and b or hb, 'hm', math.max(hm, b)
-      n = n + 4
-    end
-    sets[i], counts[i], xs[i], keeps[i] = set, n, tonumber(v[1]) or 0, keep
   end
   if rw ~= -2 then return {0, rk, rs, rx, rc, rw} end
-  for i = 1, ns do flush(KEYS[i], xs[i], sets[i], counts[i], keeps[i], ttl) end
+  for i = 1, np, 6 do
+    local kind, st = plan[i], plan[i + 1]
+    if kind == 1 then
+      local ri, new = plan[i + 2], plan[i + 5]
+      if ri < 0 then ri = rate(st, plan[i + 3], plan[i + 4]) end
+      if ri then
+        st.R[ri + 2] = new
+      else
+        local R = st.R
+        local n = #R
+        R[n + 1], R[n + 2], R[n + 3] = plan[i + 3], plan[i + 4], new
+      end
+      touch(st, ceil(new / 1000))
+    elseif kind == 2 then
+      local k = bucket(st, b)
+      st.B[k + 3] = st.B[k + 3] + 1
+      st.hs = st.hs + 1
+      touch(st, b * g)
+    elseif kind == 3 then
+      local P, q = st.P, plan[i + 2]
+      if P[q] ~= plan[i + 3] then
+        P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = plan[i + 3], 0, 0, 0, 0
+      end
+      touch(st, plan[i + 4] * 1000)
+    else
+      local k = bucket(st, b)
+      st.B[k + 1], st.B[k + 2] = st.B[k + 1] + at, st.B[k + 2] + ac
+      st.ht, st.hc = st.ht + at, st.hc + ac
+      touch(st, b * g)
+    end
+  end
   return got
 end
 
--- return: ARGV, per key: field interval_us permits. KEYS: one per lease.
--- Each rule's arrival time moves back by the permits' worth, never before
--- now (a full bucket). Reply: {1}.
-local function giveback()
-  for i = 1, #KEYS do
-    local k = 2 + 3 * (i - 1)
-    local tat = tonumber(redis.call('HGET', KEYS[i], ARGV[k]))
-    if tat and tat > now_us then
-      local new = math.max(now_us, tat - tonumber(ARGV[k + 1]) * tonumber(ARGV[k + 2]))
-      redis.call('HSET', KEYS[i], ARGV[k], string.format('%d', math.ceil(new)))
+-- settle: op = 2 ttl_ms g_ms bucket held_tokens held_micros used_tokens
+--   used_micros nthresholds thresholds... nscopes, then per scope:
+--   key slot hold nbudgets, (period tokens_limit micros_limit) per budget
+--   (sent when the settlement charges).
+-- Reply: {1, now_us, (scope index cost percent used)...} for thresholds
+-- crossed.
+local function settle(o, base)
+  local g, b = o[3], o[4]
+  local rt, rc, ut, uc = o[5], o[6], o[7], o[8]
+  local nt = o[9]
+  local a = 10 + nt
+  local ns = o[a]
+  a = a + 1
+  local out, no = {1, now_us}, 2
+  for i = 1, ns do
+    local st = load(base + o[a])
+    local slot, hold, nb = o[a + 1], o[a + 2], o[a + 3]
+    a = a + 4
+    if slot == 1 or hold == 1 then
+      -- a bucket still present holds what this reservation took: give it back
+      local B = st.B
+      for k = 1, #B, 4 do
+        if B[k] == b then
+          if slot == 1 and B[k + 3] > 0 then
+            B[k + 3] = B[k + 3] - 1
+            st.hs = st.hs - 1
+          end
+          if hold == 1 then
+            local dt, dc = min(B[k + 1], rt), min(B[k + 2], rc)
+            B[k + 1], B[k + 2] = B[k + 1] - dt, B[k + 2] - dc
+            st.ht, st.hc = st.ht - dt, st.hc - dc
+          end
+          touch(st, 0)
+          break
+        end
+      end
     end
+    for j = 1, nb do
+      local p, lt, lc = o[a], o[a + 1], o[a + 2]
+      a = a + 3
+      local w, wend = window(p)
+      local P, q = st.P, 5 * p + 1
+      local tu, cu, mt, mc = 0, 0, 0, 0
+      if P[q] == w then tu, cu, mt, mc = P[q + 1], P[q + 2], P[q + 3], P[q + 4] end
+      tu, cu = tu + ut, cu + uc
+      for c = 0, 1 do
+        local used, limit, mark = tu, lt, mt
+        if c == 1 then used, limit, mark = cu, lc, mc end
+        if limit > 0 then
+          for x = 10, 9 + nt do
+            local th = o[x]
+            if th > mark and used * 100 >= th * limit then
+              out[no + 1], out[no + 2], out[no + 3], out[no + 4], out[no + 5] = i, j, c, th, used
+              no = no + 5
+              mark = th
+            end
+          end
+        end
+        if c == 0 then mt = mark else mc = mark end
+      end
+      P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = w, tu, cu, mt, mc
+      touch(st, wend * 1000)
+    end
+  end
+  return out
+end
+
+-- usage: op = 3 ttl_ms g_ms key.
+-- Reply: {now_us, slots, held_tokens, held_micros, (tokens micros end_s)
+-- per period m d M}.
+local function usage(o, base)
+  local st = load(base + o[4])
+  live(st, o[3])
+  local out = {now_us, st.hs, st.ht, st.hc}
+  for p = 0, 2 do
+    local w, wend = window(p)
+    local P, q = st.P, 5 * p + 1
+    local tu, cu = 0, 0
+    if P[q] == w then tu, cu = P[q + 1], P[q + 2] end
+    out[5 + 3 * p], out[6 + 3 * p], out[7 + 3 * p] = tu, cu, wend
+  end
+  return out
+end
+
+-- return: op = 4 ttl_ms g_ms n, then n × (key interval_ns tolerance_ns
+-- permits). Each rule's arrival time moves back by the permits' worth,
+-- never before now (a full bucket). Reply: {1}.
+local function giveback(o, base)
+  local a = 5
+  for _ = 1, o[4] do
+    local st = load(base + o[a])
+    local ri = rate(st, o[a + 1], o[a + 2])
+    if ri then
+      local tat = st.R[ri + 2]
+      st.R[ri + 2] = max(now_us, ceil(tat - o[a + 1] / 1000 * o[a + 3]))
+      touch(st, 0)
+    end
+    a = a + 4
   end
   return {1}
 end
 
--- settle: ARGV ttl_ms bucket nscopes held_tokens held_micros used_tokens
---   used_micros thresholds, then per scope:
---   slot hold nbudgets nfields,
---   the fields: x ht hc hs ht<b> hc<b> hs<b>, (w t c mt mc) per budget when
---   charging, then (period tokens_limit micros_limit) per budget.
--- KEYS: one per scope.
--- Reply: {1, now_us, (scope index cost percent used)...} for thresholds crossed.
-local function settle()
-  local ttl, ns = tonumber(ARGV[2]), tonumber(ARGV[4])
-  local rt, rc = tonumber(ARGV[5]), tonumber(ARGV[6])
-  local ut, uc = tonumber(ARGV[7]), tonumber(ARGV[8])
-  local charge = ut > 0 or uc > 0
-  local thr = {}
-  for x in string.gmatch(ARGV[9], '%d+') do thr[#thr + 1] = tonumber(x) end
-  local out, no = {1, now_us}, 2
-  local a = 10
-  for i = 1, ns do
-    local key = KEYS[i]
-    local slot, hold, nb, nf = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-    local f0 = a + 4
-    local k = f0 + nf
-    a = k + 3 * nb
-    local v = redis.call('HMGET', key, unpack(ARGV, f0, k - 1))
-    local set, n = {}, 0
-    -- a bucket still present holds what this reservation took: give it back
-    if slot == '1' and tonumber(v[7]) then
-      local have = tonumber(v[7])
-      local d = math.min(have, 1)
-      set[n + 1], set[n + 2], set[n + 3], set[n + 4] = ARGV[f0 + 6], have - d, 'hs', math.max(0, (tonumber(v[4]) or 0) - d)
-      n = n + 4
-    end
-    if hold == '1' then
-      local have = tonumber(v[5])
-      if have and rt > 0 then
-        local d = math.min(have, rt)
-        set[n + 1], set[n + 2], set[n + 3], set[n + 4] = ARGV[f0 + 4], have - d, 'ht', math.max(0, (tonumber(v[2]) or 0) - d)
-        n = n + 4
-      end
-      have = tonumber(v[6])
-      if have and rc > 0 then
-        local d = math.min(have, rc)
-        set[n + 1], set[n + 2], set[n + 3], set[n + 4] = ARGV[f0 + 5], have - d, 'hc', math.max(0, (tonumber(v[3]) or 0) - d)
-        n = n + 4
-      end
-    end
-    local keep = now_ms
-    if charge then
-      for j = 1, nb do
-        local p, lt, lc = ARGV[k], tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2])
-        k = k + 3
-        local o = 7 + 5 * (j - 1)
-        local w, wend = window(p)
-        local tu, cu, mt, mc = 0, 0, 0, 0
-        if tonumber(v[o + 1]) == w then
-          tu, cu = tonumber(v[o + 2]) or 0, tonumber(v[o + 3]) or 0
-          mt, mc = tonumber(v[o + 4]) or 0, tonumber(v[o + 5]) or 0
-        end
-        tu, cu = tu + ut, cu + uc
-        for c = 0, 1 do
-          local used, limit, mark = tu, lt, mt
-          if c == 1 then used, limit, mark = cu, lc, mc end
-          if limit > 0 then
-            for _, th in ipairs(thr) do
-              if th > mark and used * 100 >= th * limit then
-                out[no + 1], out[no + 2], out[no + 3], out[no + 4], out[no + 5] = i, j, c, th, used
-                no = no + 5
-                mark = th
-              end
-            end
-          end
-          if c == 0 then mt = mark else mc = mark end
-        end
-        set[n + 1], set[n + 2], set[n + 3], set[n + 4], set[n + 5] = ARGV[f0 + 6 + 5 * (j - 1) + 1], w, ARGV[f0 + 6 + 5 * (j - 1) + 2], tu, ARGV[f0 + 6 + 5 * (j - 1) + 3]
-        set[n + 6], set[n + 7], set[n + 8], set[n + 9], set[n + 10] = cu, ARGV[f0 + 6 + 5 * (j - 1) + 4], mt, ARGV[f0 + 6 + 5 * (j - 1) + 5], mc
-        n = n + 10
-        if wend * 1000 > keep then keep = wend * 1000 end
-      end
-    end
-    if n > 0 then flush(key, tonumber(v[1]) or 0, set, n, keep, ttl) end
+vals = redis.call('MGET', unpack(KEYS))
+local replies, ttl, decoded = {}, 0, {}
+for i = 1, #ARGV, 2 do
+  -- ops of one plan and amount are the same bytes: decode them once
+  local base, o = tonumber(ARGV[i]), decoded[ARGV[i + 1]]
+  if not o then
+    o = dec(ARGV[i + 1])
+    decoded[ARGV[i + 1]] = o
   end
-  return out
+  local op = o[1]
+  if o[2] > ttl then ttl = o[2] end
+  if op == 1 then
+    replies[#replies + 1] = admit(o, base)
+  elseif op == 2 then
+    replies[#replies + 1] = settle(o, base)
+  elseif op == 3 then
+    replies[#replies + 1] = usage(o, base)
+  elseif op == 4 then
+    replies[#replies + 1] = giveback(o, base)
+  else
+    return redis.error_reply('ratelimit: unknown operation')
+  end
 end
 
--- usage: ARGV g_ms, then the fields ht hc hs hb hm, then (period w t c)
--- per period. KEYS: the scope.
--- Reply: {now_us, slots, held_tokens, held_micros, (tu cu end_s) per period}.
-local function usage()
-  local g = tonumber(ARGV[2])
-  local key = KEYS[1]
-  local np = (#ARGV - 7) / 4
-  local fields = {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}
-  for j = 0, np - 1 do
-    local o = 8 + 4 * j
-    fields[6 + 3 * j], fields[7 + 3 * j], fields[8 + 3 * j] = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
+-- Write each changed key once, pushing its expiry out when it would come
+-- within ttl/2 of what it must outlive.
+for _, st in ipairs(order) do
+  if st.dirty then
+    local R, P, B = st.R, st.P, st.B
+    local t, n = {2, 0, #R / 3}, 3
+    for i = 1, #R do t[n + i] = R[i] end
+    n = n + #R + 1
+    local np = n
+    for q = 1, 11, 5 do
+      if P[q] then
+        t[n + 1], t[n + 2], t[n + 3], t[n + 4], t[n + 5], t[n + 6] = (q - 1) / 5, P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4]
+        n = n + 6
+      end
+    end
+    t[np] = (n - np) / 6
+    n = n + 1
+    local nb = n
+    for i = 1, #B, 4 do
+      -- a bucket settled to nothing is dropped
+      if B[i + 1] > 0 or B[i + 2] > 0 or B[i + 3] > 0 then
+        t[n + 1], t[n + 2], t[n + 3], t[n + 4] = B[i], B[i + 1], B[i + 2], B[i + 3]
+        n = n + 4
+      end
+    end
+    t[nb] = (n - nb) / 4
+    local keep = max(st.keep, now_ms)
+    if keep > st.x - ttl / 2 then
+      st.x = keep + ttl
+      t[2] = st.x
+      redis.call('SET', st.key, enc(t, n), 'PXAT', st.x)
+    else
+      t[2] = st.x
+      redis.call('SET', st.key, enc(t, n), 'KEEPTTL')
+    end
   end
-  local v = redis.call('HMGET', key, unpack(fields))
-  local ht, hc, hs = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
-  local hb, hm = tonumber(v[4]) or 0, tonumber(v[5]) or 0
-  if hb ~= 0 and hb * g <= now_ms then ht, hc, hs, hb, hm = sweep(key, g, ht, hc, hs, hb, hm) end
-  local out = {now_us, hs, ht, hc}
-  for j = 0, np - 1 do
-    local w, wend = window(ARGV[8 + 4 * j])
-    local tu, cu = 0, 0
-    if tonumber(v[6 + 3 * j]) == w then tu, cu = tonumber(v[7 + 3 * j]) or 0, tonumber(v[8 + 3 * j]) or 0 end
-    out[5 + 3 * j], out[6 + 3 * j], out[7 + 3 * j] = tu, cu, wend
-  end
-  return out
 end
-
-local op = ARGV[1]
-if op == 'a' then return admit() end
-if op == 's' then return settle() end
-if op == 'u' then return usage() end
-if op == 'r' then return giveback() end
-return redis.error_reply('ratelimit: unknown operation')
+return replies

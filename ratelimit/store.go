@@ -107,7 +107,7 @@ type windowCounters struct {
 // ms) with a TTL of ttl ms lands in bucket ceil((now+ttl)/g), which stops
 // counting at bucket×g: between TTL and TTL + g after the check. No record
 // per reservation is kept, so settling and expiry cost nothing extra.
-func bucketGrain(ttl time.Duration) int64 { return max(ttl.Milliseconds()/8, 1) }
+func bucketGrain(ttl time.Duration) int64 { return max(ttl.Milliseconds()/4, 1) }
 
 func bucketOf(nowMs, ttlMs, g int64) int64 { return -floorDiv(-(nowMs + ttlMs), g) }
 
