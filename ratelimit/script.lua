@@ -227,14 +227,9 @@ end
 local function admit(o, base)
   local g, at, ac, ns = o[3], o[4], o[5], o[6]
   local b = ceil((now_ms + o[2]) / g)
+  -- The first pass decides on every scope and changes nothing; the second
+  -- applies: all scopes or none.
   local rk, rs, rx, rc, rw = 0, 0, 0, 0, -2
-  local function refuse(kind, s, idx, cost, wait)
-    if rw == -2 or wait == -1 or (rw ~= -1 and wait > rw) then
-      rk, rs, rx, rc, rw = kind, s, idx, cost, wait
-    end
-  end
-  -- First decide on every scope, then apply: all scopes or none.
-  local plan, np = {}, 0
   local got, ng = {1, now_us, b}, 3
   local a = 7
   for i = 1, ns do
@@ -252,25 +247,16 @@ local function admit(o, base)
       local new = ceil(tat + interval)
       local take = 1
       if new - now_us > tolus then
-        refuse(1, i, j, 0, ceil(new - now_us - tolus))
+        local wait = ceil(new - now_us - tolus)
+        if rw == -2 or (rw ~= -1 and wait > rw) then rk, rs, rx, rc, rw = 1, i, j, 0, wait end
       elseif want > 1 then
         local more = min(want - 1, floor((now_us + tolus - new) / interval))
-        if more > 0 then
-          take = take + more
-          new = ceil(new + more * interval)
-        end
+        if more > 0 then take = take + more end
       end
       ng = ng + 1
       got[ng] = take
-      plan[np + 1], plan[np + 2], plan[np + 3], plan[np + 4], plan[np + 5] = 1, st, ri or -1, iv, tol
-      plan[np + 6] = new
-      np = np + 6
     end
-    if conc > 0 then
-      if st.hs >= conc then refuse(2, i, 0, 0, 0) end
-      plan[np + 1], plan[np + 2] = 2, st
-      np = np + 6
-    end
+    if conc > 0 and st.hs >= conc and rw == -2 then rk, rs, rx, rc, rw = 2, i, 0, 0, 0 end
     for j = 1, nb do
       local p, lt, lc = o[a], o[a + 1], o[a + 2]
       a = a + 3
@@ -278,48 +264,70 @@ local function admit(o, base)
       local P, q = st.P, 5 * p + 1
       local tu, cu = 0, 0
       if P[q] == w then tu, cu = P[q + 1], P[q + 2] end
-      local wait = wend * 1000000 - now_us
-      if lt > 0 and tu + st.ht + at > lt then refuse(3, i, j, 0, at > lt and -1 or wait) end
-      if lc > 0 and cu + st.hc + ac > lc then refuse(3, i, j, 1, ac > lc and -1 or wait) end
-      plan[np + 1], plan[np + 2], plan[np + 3], plan[np + 4], plan[np + 5] = 3, st, q, w, wend
-      np = np + 6
-    end
-    if nb > 0 then
-      plan[np + 1], plan[np + 2] = 4, st
-      np = np + 6
+      for c = 0, 1 do
+        local over, alone = false, false
+        if c == 0 then
+          over, alone = lt > 0 and tu + st.ht + at > lt, at > lt
+        else
+          over, alone = lc > 0 and cu + st.hc + ac > lc, ac > lc
+        end
+        if over then
+          local wait = alone and -1 or wend * 1000000 - now_us
+          if rw == -2 or wait == -1 or (rw ~= -1 and wait > rw) then rk, rs, rx, rc, rw = 3, i, j, c, wait end
+        end
+      end
     end
   end
   if rw ~= -2 then return {0, rk, rs, rx, rc, rw} end
-  for i = 1, np, 6 do
-    local kind, st = plan[i], plan[i + 1]
-    if kind == 1 then
-      local ri, new = plan[i + 2], plan[i + 5]
-      if ri < 0 then ri = rate(st, plan[i + 3], plan[i + 4]) end
+  a, ng = 7, 3
+  for _ = 1, ns do
+    local st = load(base + o[a])
+    local nr, conc, nb = o[a + 1], o[a + 2], o[a + 3]
+    a = a + 4
+    st.dirty = true
+    local keep = st.keep
+    for _ = 1, nr do
+      local iv, tol = o[a], o[a + 1]
+      a = a + 3
+      local interval = iv / 1000
+      local R = st.R
+      local ri = rate(st, iv, tol)
+      local tat = ri and R[ri + 2] or now_us
+      if tat < now_us then tat = now_us end
+      ng = ng + 1
+      local new = ceil(tat + got[ng] * interval)
       if ri then
-        st.R[ri + 2] = new
+        R[ri + 2] = new
       else
-        local R = st.R
         local n = #R
-        R[n + 1], R[n + 2], R[n + 3] = plan[i + 3], plan[i + 4], new
+        R[n + 1], R[n + 2], R[n + 3] = iv, tol, new
       end
-      touch(st, ceil(new / 1000))
-    elseif kind == 2 then
-      local k = bucket(st, b)
-      st.B[k + 3] = st.B[k + 3] + 1
-      st.hs = st.hs + 1
-      touch(st, b * g)
-    elseif kind == 3 then
-      local P, q = st.P, plan[i + 2]
-      if P[q] ~= plan[i + 3] then
-        P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = plan[i + 3], 0, 0, 0, 0
-      end
-      touch(st, plan[i + 4] * 1000)
-    else
-      local k = bucket(st, b)
-      st.B[k + 1], st.B[k + 2] = st.B[k + 1] + at, st.B[k + 2] + ac
-      st.ht, st.hc = st.ht + at, st.hc + ac
-      touch(st, b * g)
+      if new / 1000 > keep then keep = ceil(new / 1000) end
     end
+    if conc > 0 or nb > 0 then
+      local k = bucket(st, b)
+      local B = st.B
+      if conc > 0 then
+        B[k + 3] = B[k + 3] + 1
+        st.hs = st.hs + 1
+      end
+      if nb > 0 then
+        B[k + 1], B[k + 2] = B[k + 1] + at, B[k + 2] + ac
+        st.ht, st.hc = st.ht + at, st.hc + ac
+      end
+      if b * g > keep then keep = b * g end
+    end
+    for _ = 1, nb do
+      local p = o[a]
+      a = a + 3
+      local w, wend = window(p)
+      local P, q = st.P, 5 * p + 1
+      if P[q] ~= w then
+        P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = w, 0, 0, 0, 0
+      end
+      if wend * 1000 > keep then keep = wend * 1000 end
+    end
+    st.keep = keep
   end
   return got
 end
