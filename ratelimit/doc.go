@@ -40,10 +40,12 @@
 //
 // [MemoryStore] serves one process (built on golang.org/x/time/rate, with
 // an injectable clock). [RedisStore] serves replicas: one Lua script, one
-// round trip per check for all scopes, server time, keys under a prefix and
-// one hash tag per call so that the script runs on Redis Cluster (see
-// [RedisOptions.Tag] for the trade-off). Past one Redis primary's throughput
-// (~100k checks/s), the way on is quota leasing: a replica takes a block of
+// round trip per check for all scopes (or for many checks: the checks that
+// start while earlier ones are in flight go together, see
+// [RedisOptions.MaxInFlight]), server time, keys under a prefix and one
+// hash tag per call so that the script runs on Redis Cluster (see
+// [RedisOptions.Tag] for the trade-off). Past one Redis primary's
+// throughput, the way on is quota leasing: a replica takes a block of
 // permits and spends it locally, trading a bounded overspend for fewer
 // round trips. [RedisOptions.LeaseRequests] leases request rates (the bound
 // is documented there; [RedisStore.Close] returns what is left); token and

@@ -94,11 +94,17 @@ type RedisOptions struct {
 // RedisStore keeps counters in Redis, shared by every replica that uses the
 // same Redis and Prefix. Each check is one script (EVALSHA, EVAL on
 // NOSCRIPT) that checks and updates every scope of the call at once. A
-// scope is one hash: its rate buckets (GCRA), its budget windows, and what
-// unsettled reservations and concurrency slots hold, in expiry buckets that
-// stop counting by themselves after the TTL, so no record per reservation
-// is kept and no reaper runs. All time comes from the server (TIME), so
-// replica clocks do not matter.
+// scope is one string key holding its counters packed as 64-bit integers:
+// its rate buckets (GCRA), its budget windows, and what unsettled
+// reservations and concurrency slots hold, in expiry buckets that stop
+// counting by themselves after the TTL, so no record per reservation is
+// kept and no reaper runs. All time comes from the server (TIME), so
+// replica clocks do not matter. Checks that start while
+// [RedisOptions.MaxInFlight] calls are in flight go together in the next
+// call, which runs them in order, atomically.
+//
+// Keys written by an earlier layout of this package (hashes) read as empty
+// and are replaced on the first write: upgrading resets the counters once.
 //
 // With [RedisOptions.LeaseRequests], request rates are leased: see there
 // for the bound on overspend, and call [RedisStore.Close] at shutdown to
