@@ -74,17 +74,48 @@ var moderationsEndpoint = &endpoint[openai.ModerationRequest]{
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// pathCache holds the paths base[i]suffix of the first indices, made once,
+// so that the walks do not build the common paths on every call.
+type pathCache struct {
+	base, suffix string
+	paths        []string
+}
+
+func newPathCache(base, suffix string, n int) *pathCache {
+	c := &pathCache{base: base, suffix: suffix, paths: make([]string, n)}
+	for i := range c.paths {
+		c.paths[i] = base + "[" + itoa(i) + "]" + suffix
+	}
+	return c
+}
+
+// at returns the path of index i.
+func (c *pathCache) at(i int) string {
+	if i < len(c.paths) {
+		return c.paths[i]
+	}
+	return c.base + "[" + itoa(i) + "]" + c.suffix
+}
+
+// The paths of the chat messages and choices.
+var (
+	msgPaths           = newPathCache("messages", "", DefaultMaxMessages)
+	msgContentPaths    = newPathCache("messages", ".content", DefaultMaxMessages)
+	choicePaths        = newPathCache("choices", ".message", 2*DefaultMaxChoices)
+	choiceContentPaths = newPathCache("choices", ".message.content", 2*DefaultMaxChoices)
+)
+
 func walkChat(r *openai.ChatCompletionRequest, w *walker) {
 	for i := range r.Messages {
 		m := &r.Messages[i]
-		p := "messages[" + itoa(i) + "]"
-		w.str(&m.Content, m.Role, p+".content")
+		p := msgPaths.at(i)
+		w.str(&m.Content, m.Role, msgContentPaths.at(i))
 		for j := range m.MultiContent {
 			w.str(&m.MultiContent[j].Text, m.Role, p+".content["+itoa(j)+"].text")
 		}
-		w.str(&m.Refusal, m.Role, p+".refusal")
-		w.str(&m.Name, m.Role, p+".name")
-		w.str(&m.ReasoningContent, m.Role, p+".reasoning_content")
+		w.strAt(&m.Refusal, m.Role, p, ".refusal")
+		w.strAt(&m.Name, m.Role, p, ".name")
+		w.strAt(&m.ReasoningContent, m.Role, p, ".reasoning_content")
 		if m.FunctionCall != nil {
 			w.str(&m.FunctionCall.Name, m.Role, p+".function_call.name")
 			w.str(&m.FunctionCall.Arguments, m.Role, p+".function_call.arguments")
@@ -222,10 +253,10 @@ func cloneResponses(r *openai.CreateResponseRequest) {
 func walkChatOutput(r *openai.ChatCompletionResponse, w *walker) {
 	for i := range r.Choices {
 		m := &r.Choices[i].Message
-		p := "choices[" + itoa(i) + "].message"
-		w.str(&m.Content, "assistant", p+".content")
-		w.str(&m.Refusal, "assistant", p+".refusal")
-		w.str(&m.ReasoningContent, "assistant", p+".reasoning_content")
+		p := choicePaths.at(i)
+		w.str(&m.Content, "assistant", choiceContentPaths.at(i))
+		w.strAt(&m.Refusal, "assistant", p, ".refusal")
+		w.strAt(&m.ReasoningContent, "assistant", p, ".reasoning_content")
 		for j := range m.MultiContent {
 			w.str(&m.MultiContent[j].Text, "assistant", p+".content["+itoa(j)+"].text")
 		}

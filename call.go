@@ -58,10 +58,16 @@ type Call struct {
 	Start time.Time
 
 	mu       sync.Mutex
-	values   map[any]any
-	stage    Stage // the stage running now, for AddFinding
+	kv       [4]callValue // the first values set, in order
+	nkv      int
+	values   map[any]any // the values past the first four
+	stage    Stage       // the stage running now, for AddFinding
 	findings []stagedFinding
+	scans    *scanCache // the built-in checks' shared scans, during stages 4 and 5
 }
+
+// callValue is one value of Call.Set.
+type callValue struct{ key, value any }
 
 type stagedFinding struct {
 	stage Stage
@@ -98,17 +104,33 @@ func (c *Call) AddFinding(f Finding) {
 // key type, as with context keys.
 func (c *Call) Set(key, value any) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.nkv {
+		if c.kv[i].key == key {
+			c.kv[i].value = value
+			return
+		}
+	}
+	if c.nkv < len(c.kv) && c.values == nil {
+		c.kv[c.nkv] = callValue{key, value}
+		c.nkv++
+		return
+	}
 	if c.values == nil {
 		c.values = make(map[any]any)
 	}
 	c.values[key] = value
-	c.mu.Unlock()
 }
 
 // Value returns what [Call.Set] stored under key, or nil.
 func (c *Call) Value(key any) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range c.nkv {
+		if c.kv[i].key == key {
+			return c.kv[i].value
+		}
+	}
 	return c.values[key]
 }
 

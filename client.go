@@ -46,7 +46,7 @@ type Client struct {
 	audit      audit.Sink
 	pkey       []byte
 	pseudonyms pseudonymCache
-	hmacs      sync.Pool          // keyed HMAC-SHA-256 states for the audit's hashes
+	hmacs      sync.Pool          // *keyedHash: HMAC-SHA-256 states for the audit's hashes
 	keyFPs     sync.Map           // Secret.Fingerprint → keyed audit fingerprint
 	prices     *ratelimit.Limiter // prices tokens for the audit's cost
 	provider   string
@@ -111,12 +111,22 @@ func New(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 
-	if cfg.slots[StageHygiene] != slotDisabled { // the invisible-Unicode check runs first
+	hygieneOn, inputOn := cfg.slots[StageHygiene] != slotDisabled, cfg.slots[StageInput] != slotDisabled
+	var injOpts sanitize.InjectionOptions
+	if cfg.injection != nil {
+		injOpts = cfg.injection.Options
+	}
+	cfg.scan, err = newSharedScan(hygieneOn, inputOn && !cfg.inputOff[CheckRedaction],
+		inputOn && !cfg.inputOff[CheckInjection] && injOpts.Classifier == nil, injOpts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errInjectionSetup, err)
+	}
+	if hygieneOn { // the invisible-Unicode check runs first
 		p := sanitize.DefaultUnicodePolicy()
 		if cfg.unicode != nil {
 			p = *cfg.unicode
 		}
-		cfg.hygiene = append([]InputChecker{unicodeHygiene{p}}, cfg.hygiene...)
+		cfg.hygiene = append([]InputChecker{unicodeHygiene{p: p, s: cfg.scan}}, cfg.hygiene...)
 	}
 	if cfg.slots[StageRateLimit] != slotDisabled && cfg.rateLimiter == nil {
 		rl, err := defaultRateLimiter()
@@ -149,7 +159,7 @@ func New(opts ...Option) (*Client, error) {
 	} else {
 		c.pkey = []byte(cfg.pseudonymKey.Reveal())
 	}
-	c.hmacs.New = func() any { return hmac.New(sha256.New, c.pkey) }
+	c.hmacs.New = func() any { return &keyedHash{h: hmac.New(sha256.New, c.pkey)} }
 	c.prices = cfg.limiter
 	if c.prices == nil {
 		c.prices, _ = ratelimit.New(ratelimit.Options{}) // no rules: only its price table is used

@@ -26,7 +26,10 @@ func WithUnicodeHygiene(p sanitize.UnicodePolicy) Option {
 
 // unicodeHygiene is the built-in hygiene check; it runs before the checks
 // of WithInputHygiene.
-type unicodeHygiene struct{ p sanitize.UnicodePolicy }
+type unicodeHygiene struct {
+	p sanitize.UnicodePolicy
+	s *sharedScan // reads the texts for the input checks too
+}
 
 // String describes the check for Client.Controls.
 func (u unicodeHygiene) String() string {
@@ -42,7 +45,11 @@ func (u unicodeHygiene) String() string {
 
 func (u unicodeHygiene) CheckInput(_ context.Context, call *Call, in *Input) error {
 	for i := range in.Fields {
-		cleaned, findings, err := sanitize.CleanUnicode(in.Fields[i].Text, u.p)
+		f := &in.Fields[i]
+		if u.s != nil && len(u.s.field(call, i, f.Text, scored(f)).Invisible) == 0 {
+			continue // no invisible character: CleanUnicode would find nothing and change nothing
+		}
+		cleaned, findings, err := sanitize.CleanUnicode(f.Text, u.p)
 		reportFindings(call, findings)
 		if err != nil {
 			return err // *sanitize.UnicodeError: Code() becomes the Reason
@@ -88,9 +95,11 @@ func WithRedaction(p sanitize.Policy) Option {
 	}
 }
 
+// redactor is the secrets and personal-data check. Its findings are those
+// of [sanitize.NewScanner], read from the shared scan.
 type redactor struct {
-	p    sanitize.Policy
-	scan sanitize.Scanner
+	p sanitize.Policy
+	s *sharedScan
 }
 
 type vaultKey struct{}
@@ -101,7 +110,8 @@ func (r *redactor) String() string { return "secrets and PII (sanitize: redact/p
 func (r *redactor) CheckInput(_ context.Context, call *Call, in *Input) error {
 	var v *sanitize.Vault
 	for i := range in.Fields {
-		findings := r.scan.Scan(in.Fields[i].Text)
+		f := &in.Fields[i]
+		findings := r.s.redactionFindings(call, i, f.Text, scored(f))
 		if len(findings) == 0 {
 			continue
 		}

@@ -48,11 +48,12 @@ func WithInjectionCheck(p InjectionPolicy) Option {
 // injectionCheck scores the user-supplied texts of a request.
 type injectionCheck struct {
 	d          *sanitize.InjectionDetector
+	s          *sharedScan // scores the texts when there is no classifier
 	reportOnly bool
 	classifier bool
 }
 
-func newInjectionCheck(p *InjectionPolicy) (*injectionCheck, error) {
+func newInjectionCheck(p *InjectionPolicy, s *sharedScan) (*injectionCheck, error) {
 	var pol InjectionPolicy
 	if p != nil {
 		pol = *p
@@ -61,7 +62,11 @@ func newInjectionCheck(p *InjectionPolicy) (*injectionCheck, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errInjectionSetup, err)
 	}
-	return &injectionCheck{d: d, reportOnly: pol.ReportOnly, classifier: pol.Options.Classifier != nil}, nil
+	c := &injectionCheck{d: d, reportOnly: pol.ReportOnly, classifier: pol.Options.Classifier != nil}
+	if !c.classifier && s != nil && s.injection {
+		c.s = s
+	}
+	return c, nil
 }
 
 func (c *injectionCheck) String() string {
@@ -100,6 +105,8 @@ func (c *injectionCheck) CheckInput(ctx context.Context, call *Call, in *Input) 
 			if res.ClassifierFailed {
 				call.AddFinding(Finding{Kind: string(sanitize.KindInjection), Type: "classifier_failed_open", Count: 1})
 			}
+		} else if c.s != nil {
+			res = c.s.field(call, i, f.Text, true).Injection // = c.d.Score(f.Text)
 		} else {
 			res = c.d.Score(f.Text)
 		}

@@ -148,10 +148,10 @@ func builtinInputChecks(cfg *config) ([]InputChecker, error) {
 		if cfg.redaction != nil {
 			p = *cfg.redaction
 		}
-		out = append(out, &redactor{p: p, scan: sanitize.NewScanner()})
+		out = append(out, &redactor{p: p, s: cfg.scan})
 	}
 	if !cfg.inputOff[CheckInjection] {
-		ic, err := newInjectionCheck(cfg.injection)
+		ic, err := newInjectionCheck(cfg.injection, cfg.scan)
 		if err != nil {
 			return nil, err
 		}

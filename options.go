@@ -149,6 +149,7 @@ type config struct {
 	moderation     *ModerationPolicy       // WithModeration
 	stripMarkup    bool                    // WithMarkupStripping
 	parallelMod    *moderationCheck        // built in New for ModerateParallel
+	scan           *sharedScan             // built in New: one pass per text for the built-in checks
 	hygiene        []InputChecker
 	inputChecks    []InputChecker
 	budget         Budget

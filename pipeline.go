@@ -36,12 +36,25 @@ type callState struct {
 	res   Reservation
 	usage Usage
 
-	tracked    bool         // counted in Client.inflight
-	mark       time.Time    // when the last decision was recorded
-	admitted   bool         // the rate limiter allowed the call (Release at end)
-	inputBound int          // the budget's prompt-token bound
-	usageSeen  bool         // the upstream reported usage
-	modWait    func() error // the verdict of a parallel moderation check
+	tracked    bool          // counted in Client.inflight
+	mark       time.Duration // when the last decision was recorded, after call.Start
+	admitted   bool          // the rate limiter allowed the call (Release at end)
+	inputBound int           // the budget's prompt-token bound
+	usageSeen  bool          // the upstream reported usage
+	modWait    func() error  // the verdict of a parallel moderation check
+
+	// Storage for a usual call, so that it needs no allocation of its own:
+	// the audit event's decisions, the request's text view and its copy
+	// before the checks, the answer's text view and its copy.
+	decisions [12]audit.Decision
+	fieldBuf  [8]TextField
+	origBuf   [8]TextField
+	in        Input
+	outBuf    [4]TextField
+	outOrig   [4]TextField
+	out       Output
+	walk      walker    // the walk of stage 4, 5 or 10
+	finish    [1]string // the audit event's finish reasons
 
 	// written by the HTTP layer during the upstream call
 	sent         bool
@@ -65,6 +78,9 @@ var chatCall = &upstreamCall[openai.ChatCompletionRequest, openai.ChatCompletion
 		st.usage = Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
 		st.usageSeen = true
 		st.ev.ResponseModel, st.ev.ResponseID = r.Model, r.ID
+		if len(r.Choices) <= len(st.finish) {
+			st.ev.FinishReasons = st.finish[:0]
+		}
 		for i := range r.Choices {
 			st.ev.FinishReasons = append(st.ev.FinishReasons, string(r.Choices[i].FinishReason))
 		}
@@ -106,10 +122,19 @@ var moderationsCall = &upstreamCall[openai.ModerationRequest, openai.ModerationR
 	},
 }
 
+// plainCall is the state of a plain call with its request and answer, in
+// one allocation: the pipeline's stages take their addresses.
+type plainCall[Req, Resp any] struct {
+	st   callState
+	req  Req
+	resp Resp
+}
+
 // run is the pipeline of a plain (not streamed) call. Stages 11 and 12 are
 // deferred before stage 2, so that every path ends them.
 func run[Req, Resp any](ctx context.Context, c *Client, ep *endpoint[Req], req Req, up *upstreamCall[Req, Resp]) (resp Resp, err error) {
-	st, ctx, err := c.begin(ctx, ep.kind, ep.model(&req), false) // 1. audit begin
+	pc := &plainCall[Req, Resp]{req: req}
+	st, ctx, err := c.beginIn(&pc.st, ctx, ep.kind, ep.model(&pc.req), false) // 1. audit begin
 	if err != nil {
 		return resp, err
 	}
@@ -124,31 +149,29 @@ func run[Req, Resp any](ctx context.Context, c *Client, ep *endpoint[Req], req R
 		c.end(ctx, st, err)
 	}()
 
-	if err = prepare(ctx, c, ep, st, &req); err != nil { // 2–8
+	if err = prepare(ctx, c, ep, st, &pc.req); err != nil { // 2–8
 		return resp, err
 	}
 	st.call.enter(StageUpstream)
-	resp, err = up.send(c.oai, ctx, req) // 9. upstream call (transport: key, egress, retries)
+	pc.resp, err = up.send(c.oai, ctx, pc.req) // 9. upstream call (transport: key, egress, retries)
 	if err == nil {
-		up.record(&resp, st) // the usage is charged even if moderation discards the answer
+		up.record(&pc.resp, st) // the usage is charged even if moderation discards the answer
 	}
 	if st.modWait != nil { // parallel moderation: the verdict decides first
 		if merr := c.moderationVerdict(st); merr != nil {
-			var zero Resp
-			return zero, merr
+			return resp, merr
 		}
 	}
 	if err != nil {
-		return resp, c.upstreamError(ctx, st, err)
+		return pc.resp, c.upstreamError(ctx, st, err)
 	}
 	st.decide(StageUpstream, "http", audit.VerdictAllow, "")
 	if up.output != nil { // 10. output checks
-		if err = c.checkOutput(ctx, st, func(w *walker) { up.output(&resp, w) }); err != nil {
-			var zero Resp
-			return zero, err
+		if err = c.checkOutput(ctx, st, func(w *walker) { up.output(&pc.resp, w) }); err != nil {
+			return resp, err
 		}
 	}
-	return resp, nil
+	return pc.resp, nil
 }
 
 // moderationVerdict waits for a parallel moderation check and records it.
@@ -166,6 +189,9 @@ func (c *Client) moderationVerdict(st *callState) error {
 func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *callState, req *Req) error {
 	cfg := c.cfg
 	call := &st.call
+	if cfg.scan != nil {
+		defer cfg.scan.release(call)
+	}
 
 	// 2. Caller and request policy.
 	if err := c.checkCaller(ctx, st); err != nil {
@@ -194,12 +220,14 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	}
 
 	// 4. Input hygiene: valid UTF-8 and a size bound, then the hygiene slot.
-	w := walker{fields: make([]TextField, 0, 8)}
-	ep.walk(req, &w)
+	w := &st.walk
+	*w = walker{fields: st.fieldBuf[:0]}
+	ep.walk(req, w)
 	if w.err != nil {
 		return st.deny(&Error{Kind: ErrPolicy, Stage: StageHygiene, Check: "encoding", Reason: "request_not_encodable", Err: w.err})
 	}
-	in := Input{Endpoint: ep.kind, Model: call.Model, Fields: w.fields}
+	in := &st.in
+	*in = Input{Endpoint: ep.kind, Model: call.Model, Fields: w.fields}
 	size := 0
 	for i := range in.Fields {
 		text := in.Fields[i].Text
@@ -220,9 +248,9 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	}
 	if cfg.maxInputTokens > 0 && ep.kind != EndpointModerations {
 		// The bound decides almost always; count exactly only past it.
-		if te := promptShape(ep, req, &in); te.UpperBound(call.Model) > cfg.maxInputTokens {
+		if te := promptShape(ep, req, in); te.UpperBound(call.Model) > cfg.maxInputTokens {
 			n := te.UpperBound(call.Model)
-			if est := estimate(ep, req, &in, call.Model, 0, 1); est.CountInputTokens != nil {
+			if est := estimate(ep, req, in, call.Model, 0, 1); est.CountInputTokens != nil {
 				if exact, err := est.CountInputTokens(); err == nil {
 					n = exact
 				}
@@ -234,11 +262,11 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	}
 	var orig []TextField
 	if len(cfg.hygiene)+len(cfg.inputChecks) > 0 {
-		orig = slices.Clone(in.Fields)
+		orig = append(st.origBuf[:0], in.Fields...)
 	}
 	call.enter(StageHygiene)
 	for _, chk := range cfg.hygiene {
-		if err := chk.CheckInput(ctx, call, &in); err != nil {
+		if err := chk.CheckInput(ctx, call, in); err != nil {
 			return st.deny(asStageError(err, ErrInputRejected, StageHygiene, typeName(chk)))
 		}
 	}
@@ -256,7 +284,7 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	// 5. Input checks, in order; they may rewrite the texts.
 	call.enter(StageInput)
 	for _, chk := range cfg.inputChecks {
-		if err := chk.CheckInput(ctx, call, &in); err != nil {
+		if err := chk.CheckInput(ctx, call, in); err != nil {
 			return st.deny(asStageError(err, ErrInputRejected, StageInput, typeName(chk)))
 		}
 	}
@@ -270,8 +298,9 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 		}
 		if changed(orig, in.Fields) {
 			ep.clone(req)
-			aw := walker{apply: true, fields: in.Fields}
-			ep.walk(req, &aw)
+			aw := &st.walk
+			*aw = walker{apply: true, fields: in.Fields}
+			ep.walk(req, aw)
 			if aw.err != nil {
 				return st.deny(&Error{Kind: ErrInputRejected, Stage: StageInput, Check: "rewrite", Reason: "rewrite_failed", Err: aw.err})
 			}
@@ -291,7 +320,7 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	// 6. Token/spend budget: reserve the worst case.
 	if cfg.budget != nil {
 		call.enter(StageBudget)
-		est := estimate(ep, req, &in, call.Model, maxOut, choices)
+		est := estimate(ep, req, in, call.Model, maxOut, choices)
 		st.inputBound = est.InputTokens
 		res, err := cfg.budget.Reserve(ctx, call, est)
 		if err != nil {
@@ -339,11 +368,11 @@ func prepare[Req any](ctx context.Context, c *Client, ep *endpoint[Req], st *cal
 	}
 	if cfg.parallelMod != nil {
 		call.enter(StageModeration)
-		st.modWait = cfg.parallelMod.startParallel(ctx, call, &in)
+		st.modWait = cfg.parallelMod.startParallel(ctx, call, in)
 	}
 	if cfg.moderator != nil {
 		call.enter(StageModeration)
-		if err := cfg.moderator.Moderate(ctx, call, &in); err != nil {
+		if err := cfg.moderator.Moderate(ctx, call, in); err != nil {
 			return st.deny(asStageError(err, ErrModerationFlagged, StageModeration, typeName(cfg.moderator)))
 		}
 		st.decide(StageModeration, typeName(cfg.moderator), audit.VerdictAllow, "")
@@ -391,13 +420,17 @@ func promptShape[Req any](ep *endpoint[Req], req *Req, in *Input) tokens.Estimat
 
 // begin is stage 1: it opens the call's state and audit event.
 func (c *Client) begin(ctx context.Context, ep Endpoint, model string, stream bool) (*callState, context.Context, error) {
-	st := &callState{}
+	return c.beginIn(&callState{}, ctx, ep, model, stream)
+}
+
+// beginIn is begin with the state in st, which must be zero.
+func (c *Client) beginIn(st *callState, ctx context.Context, ep Endpoint, model string, stream bool) (*callState, context.Context, error) {
 	st.call = Call{ID: newRequestID(), Endpoint: ep, Model: model, Stream: stream,
 		Environment: c.cfg.environment, Start: time.Now()}
 	st.ev = audit.Event{RequestID: st.call.ID, Time: st.call.Start, Operation: ep.operation(),
 		Provider: c.provider, Endpoint: string(ep), Stream: stream, Environment: c.cfg.environment,
-		RequestModel: model, Decisions: make([]audit.Decision, 0, 10)}
-	st.mark = st.call.Start
+		RequestModel: model}
+	st.ev.Decisions = st.decisions[:0]
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	c.mu.Lock()
 	closed := c.closed
@@ -481,11 +514,12 @@ func (c *Client) end(ctx context.Context, st *callState, err error) {
 }
 
 // decide records a stage's verdict, with the time spent since the last
-// decision.
+// decision. The times are read from the monotonic clock alone (time.Since
+// of the call's start), which costs a fraction of time.Now.
 func (st *callState) decide(stage Stage, check string, v audit.Verdict, reason string) {
-	now := time.Now()
+	now := time.Since(st.call.Start)
 	st.ev.Decisions = append(st.ev.Decisions, audit.Decision{Stage: string(stage), Check: check, Verdict: v,
-		Reason: reason, Duration: now.Sub(st.mark)})
+		Reason: reason, Duration: now - st.mark})
 	st.mark = now
 }
 
@@ -508,7 +542,7 @@ func (c *Client) checkCaller(ctx context.Context, st *callState) error {
 		return nil
 	}
 	st.call.Caller = caller
-	st.call.Pseudonym = c.pseudonyms.get(c.pkey, caller.ID)
+	st.call.Pseudonym = c.pseudonyms.get(&c.hmacs, caller.ID)
 	st.decide(StageCaller, "caller", audit.VerdictAllow, "")
 	return nil
 }
@@ -520,12 +554,14 @@ func (c *Client) checkOutput(ctx context.Context, st *callState, walk func(*walk
 		return nil
 	}
 	st.call.enter(StageOutput)
-	w := walker{}
-	walk(&w)
-	out := Output{Endpoint: st.call.Endpoint, Model: st.call.Model, Fields: w.fields}
-	orig := slices.Clone(out.Fields)
+	w := &st.walk
+	*w = walker{fields: st.outBuf[:0]}
+	walk(w)
+	out := &st.out
+	*out = Output{Endpoint: st.call.Endpoint, Model: st.call.Model, Fields: w.fields}
+	orig := append(st.outOrig[:0], out.Fields...)
 	for _, chk := range checks {
-		if err := chk.CheckOutput(ctx, &st.call, &out); err != nil {
+		if err := chk.CheckOutput(ctx, &st.call, out); err != nil {
 			return st.deny(asStageError(err, ErrOutputBlocked, StageOutput, typeName(chk)))
 		}
 	}
@@ -535,8 +571,9 @@ func (c *Client) checkOutput(ctx context.Context, st *callState, walk func(*walk
 	verdict := audit.VerdictAllow
 	if changed(orig, out.Fields) {
 		verdict = audit.VerdictModify
-		aw := walker{apply: true, fields: out.Fields}
-		walk(&aw)
+		aw := &st.walk
+		*aw = walker{apply: true, fields: out.Fields}
+		walk(aw)
 	}
 	st.decide(StageOutput, "output_checks", verdict, "")
 	return nil
@@ -613,13 +650,13 @@ func (c *Client) keyFingerprint(key keyprovider.Secret) string {
 	if fp, ok := c.keyFPs.Load(id); ok {
 		return fp.(string)
 	}
-	h := c.hmacs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte("secureai key fingerprint\x00"))
-	h.Write(bytesOf(key.Reveal()))
-	var sum [sha256.Size]byte
-	fp := "kfp_" + hex.EncodeToString(h.Sum(sum[:0])[:8])
-	c.hmacs.Put(h)
+	k := c.hmacs.Get().(*keyedHash)
+	k.h.Reset()
+	k.h.Write([]byte("secureai key fingerprint\x00"))
+	k.h.Write(bytesOf(key.Reveal()))
+	fp := "kfp_" + hex.EncodeToString(k.h.Sum(k.sum[:0])[:8])
+	clear(k.sum[:]) // the sum is of a key: not left in the pool
+	c.hmacs.Put(k)
 	c.keyFPs.Store(id, fp)
 	return fp
 }
@@ -661,32 +698,44 @@ func typeName(v any) string {
 // (system and developer messages, Responses instructions), so that audit
 // can correlate prompts without holding them.
 func (c *Client) hashInput(fields []TextField) (input, system string) {
-	in := c.hmacs.Get().(hash.Hash)
-	defer c.hmacs.Put(in)
-	in.Reset()
-	var sys hash.Hash
-	var sep = [1]byte{0}
+	in := c.hmacs.Get().(*keyedHash)
+	in.h.Reset()
+	var sys *keyedHash
 	for i := range fields {
 		f := &fields[i]
-		in.Write(bytesOf(f.Path))
-		in.Write(sep[:])
-		in.Write(bytesOf(f.Text))
-		in.Write(sep[:])
+		in.h.Write(bytesOf(f.Path))
+		in.h.Write(sep)
+		in.h.Write(bytesOf(f.Text))
+		in.h.Write(sep)
 		if f.Role == "system" || f.Role == "developer" {
 			if sys == nil {
-				sys = c.hmacs.Get().(hash.Hash)
-				defer c.hmacs.Put(sys)
-				sys.Reset()
+				sys = c.hmacs.Get().(*keyedHash)
+				sys.h.Reset()
 			}
-			sys.Write(bytesOf(f.Text))
-			sys.Write(sep[:])
+			sys.h.Write(bytesOf(f.Text))
+			sys.h.Write(sep)
 		}
 	}
-	input = hashString(in)
-	if sys != nil {
-		system = hashString(sys)
+	var out [2 * hashLen]byte // both hashes in one string
+	in.appendHash(out[:0])
+	c.hmacs.Put(in)
+	if sys == nil {
+		return string(out[:hashLen]), ""
 	}
-	return input, system
+	sys.appendHash(out[:hashLen])
+	c.hmacs.Put(sys)
+	both := string(out[:])
+	return both[:hashLen], both[hashLen:]
+}
+
+// sep ends each part of a hashed input; hash.Hash.Write only reads it.
+var sep = []byte{0}
+
+// keyedHash is an HMAC-SHA-256 state under the client's pseudonym key,
+// with room for its sum, so that summing allocates nothing.
+type keyedHash struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // bytesOf views s as bytes without copying it, for hash.Hash.Write, which
@@ -694,12 +743,14 @@ func (c *Client) hashInput(fields []TextField) (input, system string) {
 // WriteString, and copying a large prompt would cost more than hashing it).
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-func hashString(h hash.Hash) string {
-	var sum [sha256.Size]byte
-	var out [2 + 32]byte
-	out[0], out[1] = 'h', '_'
-	hex.Encode(out[2:], h.Sum(sum[:0])[:16])
-	return string(out[:])
+// hashLen is the length of an input hash: "h_" and 32 hex digits.
+const hashLen = 2 + 32
+
+// appendHash appends "h_" and the first 16 bytes of the sum in hex to b,
+// which must have room for them.
+func (k *keyedHash) appendHash(b []byte) []byte {
+	b = append(b, 'h', '_')
+	return hex.AppendEncode(b, k.h.Sum(k.sum[:0])[:16])
 }
 
 // newRequestID returns a random request ID, "sai_" and 24 hex digits.

@@ -1,8 +1,6 @@
 package secureai
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -51,17 +49,16 @@ func isReasoning(m string) bool {
 }
 
 // pseudonym returns the keyed-hash pseudonym of a caller ID: "u_" and 32 hex
-// digits of HMAC-SHA-256. Empty for an empty ID.
-func pseudonym(key []byte, id string) string {
+// digits of HMAC-SHA-256 under k's key. Empty for an empty ID.
+func (k *keyedHash) pseudonym(id string) string {
 	if id == "" {
 		return ""
 	}
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(id))
-	var sum [sha256.Size]byte
+	k.h.Reset()
+	k.h.Write(bytesOf(id))
 	var out [2 + 32]byte
 	out[0], out[1] = 'u', '_'
-	hex.Encode(out[2:], h.Sum(sum[:0])[:16])
+	hex.Encode(out[2:], k.h.Sum(k.sum[:0])[:16])
 	return string(out[:])
 }
 
@@ -75,14 +72,18 @@ type pseudonymCache struct {
 
 const maxPseudonyms = 1 << 16
 
-func (pc *pseudonymCache) get(key []byte, id string) string {
+// get returns the pseudonym of id, computed with a keyedHash from hashes
+// when it is not in the cache.
+func (pc *pseudonymCache) get(hashes *sync.Pool, id string) string {
 	pc.mu.RLock()
 	p, ok := pc.m[id]
 	pc.mu.RUnlock()
 	if ok {
 		return p
 	}
-	p = pseudonym(key, id)
+	k := hashes.Get().(*keyedHash)
+	p = k.pseudonym(id)
+	hashes.Put(k)
 	pc.mu.Lock()
 	if pc.m == nil || len(pc.m) >= maxPseudonyms {
 		pc.m = make(map[string]string)

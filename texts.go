@@ -33,6 +33,22 @@ func (w *walker) str(p *string, role, path string) {
 	}
 }
 
+// strAt is str for the path prefix+suffix, which is built only for a
+// field that is collected.
+func (w *walker) strAt(p *string, role, prefix, suffix string) {
+	if *p == "" {
+		return
+	}
+	if !w.apply {
+		w.fields = append(w.fields, TextField{Path: prefix + suffix, Role: role, Text: *p})
+		return
+	}
+	if w.next < len(w.fields) {
+		*p = w.fields[w.next].Text
+		w.next++
+	}
+}
+
 func (w *walker) strs(s []string, role, path string) {
 	for i := range s {
 		w.str(&s[i], role, path+"["+strconv.Itoa(i)+"]")
@@ -42,6 +58,9 @@ func (w *walker) strs(s []string, role, path string) {
 // strMap visits the values of a string map in key order. In apply mode the
 // map must be the caller's copy.
 func (w *walker) strMap(m map[string]string, path string) {
+	if len(m) == 0 {
+		return
+	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := m[k]
 		w.str(&v, "", path+"."+k)

@@ -148,7 +148,12 @@ func (h *httpLayer) Do(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	start := time.Now()
+	start := st.call.Start // now, from the monotonic clock alone when the call has a start
+	if start.IsZero() {
+		start = time.Now()
+	} else {
+		start = start.Add(time.Since(start))
+	}
 	refreshed := false
 	for attempt := 0; ; attempt++ {
 		r, err := h.attemptRequest(req, st.key, attempt)
@@ -205,8 +210,18 @@ func (h *httpLayer) Do(req *http.Request) (*http.Response, error) {
 }
 
 // attemptRequest clones req for one attempt, with a fresh body and the key.
+// The clone is shallow but for its header map, which is new and shares the
+// original's value slices: the key header is set on the clone only (Set
+// and Del replace a map entry, never write into a value slice), and
+// nothing below rewrites the URL or the other fields of a request it is
+// given.
 func (h *httpLayer) attemptRequest(req *http.Request, key keyprovider.Secret, attempt int) (*http.Request, error) {
-	r := req.Clone(req.Context())
+	r := new(http.Request)
+	*r = *req
+	r.Header = make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		r.Header[k] = v
+	}
 	if attempt > 0 {
 		body, err := req.GetBody()
 		if err != nil {

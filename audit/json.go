@@ -187,7 +187,7 @@ func (e *Event) appendJSONBody(b []byte, logKeys bool) []byte {
 	b = appendFloatKey(b, keyAlertValue, e.AlertValue, false)
 	b = appendFloatKey(b, keyAlertThreshold, e.AlertThreshold, false)
 	b = appendNum(b, keyDroppedBefore, e.DroppedBefore, false)
-	b = appendFloatKey(b, keyDurationMS, durationMS(e.Duration), true)
+	b = appendDurationMS(appendKey(b, keyDurationMS, false), e.Duration)
 	return append(b, '}')
 }
 
@@ -207,7 +207,7 @@ func appendDecision(b []byte, d *Decision) []byte {
 	}
 	if d.Duration != 0 {
 		b = append(b, `,"duration_ms":`...)
-		b = appendJSONFloat(b, durationMS(d.Duration))
+		b = appendDurationMS(b, d.Duration)
 	}
 	return append(b, '}')
 }
@@ -282,6 +282,39 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// appendDurationMS appends d in milliseconds as appendJSONFloat appends
+// durationMS(d), without floating-point formatting for the durations a call
+// has. Below 10^15 ns, d/10^6 has at most 15 significant digits, so the
+// float64 nearest to it prints as exactly those digits (the shortest form
+// that reads back as the same float64): the integer part, and the six
+// digits of the fraction without their trailing zeros.
+func appendDurationMS(b []byte, d time.Duration) []byte {
+	if d < 0 || d >= 1e15 {
+		return appendJSONFloat(b, durationMS(d))
+	}
+	b = strconv.AppendInt(b, int64(d/time.Millisecond), 10)
+	frac := int64(d % time.Millisecond)
+	if frac == 0 {
+		return b
+	}
+	digits := 6
+	for frac%10 == 0 {
+		frac /= 10
+		digits--
+	}
+	b = append(b, '.')
+	for n := digits - 1; n >= 0; n-- { // leading zeros of the fraction
+		if frac >= pow10[n] {
+			break
+		}
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, frac, 10)
+}
+
+// pow10 are the powers of ten below a million.
+var pow10 = [6]int64{1, 10, 100, 1000, 10000, 100000}
+
 func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -290,6 +323,17 @@ func appendTime(b []byte, t time.Time) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain8 reports whether the 8 bytes of s are ASCII that a JSON string
+// holds as it is: no control character, quote or backslash (the word
+// tests of "Bit Twiddling Hacks": hasless and haszero).
+func plain8(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	q, bs := v^(lo*'"'), v^(lo*'\\')
+	return (v|(v-lo*0x20)&^v|(q-lo)&^q|(bs-lo)&^bs)&hi == 0
+}
+
 // appendJSONString appends s as a JSON string, escaping as slog's JSON
 // handler does (control characters, quotes, backslashes, U+2028, U+2029; no
 // HTML escaping) and replacing invalid UTF-8 with U+FFFD.
@@ -297,6 +341,10 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -1,0 +1,6 @@
+//go:build !race
+
+package secureai
+
+// raceEnabled reports a build with the race detector.
+const raceEnabled = false
