@@ -30,16 +30,6 @@ type sharedScan struct {
 	pool                        sync.Pool // *scanCache
 }
 
-// keyRulesApart says that the secrets of a [sanitize.InputScan] are those
-// of [sanitize.ScanSecrets] alone, so the redactor adds the gitleaks rules
-// ([sanitize.ScanKeyRules]) with a call of their own to get the findings of
-// [sanitize.NewScanner]. When InputScanner runs the key rules under its
-// zero options (with SkipKeyRules to turn them off), setting this to false
-// is the whole change; newSharedScan should then also set SkipKeyRules
-// where secrets are off, so that a scanner without the redactor does not
-// run them for nothing.
-const keyRulesApart = true
-
 // newSharedScan returns the shared scan for the families that are on, or
 // nil when none is.
 func newSharedScan(unicode, secrets, injection bool, opts sanitize.InjectionOptions) (*sharedScan, error) {
@@ -47,7 +37,7 @@ func newSharedScan(unicode, secrets, injection bool, opts sanitize.InjectionOpti
 		return nil, nil
 	}
 	s := &sharedScan{unicode: unicode, secrets: secrets, injection: injection}
-	o := sanitize.InputScanOptions{Injection: opts, SkipSecrets: !secrets, SkipPII: !secrets,
+	o := sanitize.InputScanOptions{Injection: opts, SkipSecrets: !secrets, SkipKeyRules: !secrets, SkipPII: !secrets,
 		SkipUnicode: !unicode, SkipInjection: !injection}
 	var err error
 	if s.scored, err = sanitize.NewInputScanner(o); err != nil {
@@ -117,16 +107,13 @@ func (s *sharedScan) field(call *Call, i int, text string, inj bool) *sanitize.I
 // scratch buffer: valid until the next call.
 func (s *sharedScan) redactionFindings(call *Call, i int, text string, scored bool) []sanitize.Finding {
 	sc := s.field(call, i, text, scored)
-	var keys []sanitize.Finding
-	if keyRulesApart {
-		keys = sanitize.ScanKeyRules(text)
-	}
-	if len(sc.Secrets)+len(keys)+len(sc.PII) == 0 {
+	if len(sc.Secrets)+len(sc.PII) == 0 {
 		return nil
 	}
 	c := call.scans
-	c.buf = append(c.buf[:0], sc.Secrets...) // NewScanner's order before its sort: secrets, key rules, PII
-	c.buf = append(c.buf, keys...)
+	// NewScanner's order before its sort: secrets (ours, then the key
+	// rules: InputScan.Secrets holds both), PII.
+	c.buf = append(c.buf[:0], sc.Secrets...)
 	c.buf = append(c.buf, sc.PII...)
 	sanitize.SortFindings(c.buf)
 	return c.buf

@@ -34,9 +34,10 @@ func scanWithSecrets() string {
 }
 
 // BenchmarkScanVsGitleaks runs, in one process, secureai's combined input
-// scan (secrets, PII, invisible Unicode, prompt injection) and gitleaks'
-// default detector (secrets only) on the same texts, and reports the
-// throughput ratio as x_vs_gitleaks on the secureai rows.
+// scan (secrets, gitleaks' key rules included, PII, invisible Unicode,
+// prompt injection) and gitleaks' default detector (secrets only) on the
+// same texts, and reports the throughput ratio as x_vs_gitleaks on the
+// secureai rows.
 func BenchmarkScanVsGitleaks(b *testing.B) {
 	s, err := sanitize.NewInputScanner(sanitize.InputScanOptions{})
 	if err != nil {
@@ -76,8 +77,10 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 // TestScanRecallVsGitleaks measures, on the rows labelled "secret" of the
 // gitleaks and detect-secrets data sets, the share that gitleaks' default
 // detector and secureai's input scan flag. Gitleaks' numbers are a
-// measurement; secureai's must stay at or above the floors of
-// TestEvalSecrets in sanitize/scan_eval_test.go.
+// measurement; secureai's input scan runs ScanSecrets and gitleaks' rules
+// (ScanKeyRules) both, and must stay at or above floors a little below
+// the figures TestEvalKeyRules in sanitize/keyrules_eval_test.go holds the
+// union to: 117 of 122 rows (0.959) and 44 of 85 (0.518).
 func TestScanRecallVsGitleaks(t *testing.T) {
 	dir := os.Getenv("SANITIZE_DATASETS")
 	if dir == "" {
@@ -94,10 +97,10 @@ func TestScanRecallVsGitleaks(t *testing.T) {
 	t.Logf("%-36s %6s %16s %16s", "data set", "rows", "gitleaks recall", "secureai recall")
 	for _, set := range []struct {
 		file  string
-		floor float64 // TestEvalSecrets' recall floor for the whole file
+		floor float64 // recall floor for the whole file
 	}{
-		{"gitleaks/rule_examples.jsonl", 0.54},
-		{"detect-secrets/plugin_tests.jsonl", 0.47},
+		{"gitleaks/rule_examples.jsonl", 0.95},
+		{"detect-secrets/plugin_tests.jsonl", 0.51},
 	} {
 		f, err := os.Open(filepath.Join(dir, set.file))
 		if err != nil {

@@ -3,8 +3,9 @@ package sanitize
 import "slices"
 
 // InputScanOptions configure an [InputScanner]. The zero value runs every
-// rule family (secrets, personal data, invisible Unicode, prompt
-// injection) with the injection detector's defaults and no deny rules.
+// rule family (secrets, both our rules and gitleaks' key rules, personal
+// data, invisible Unicode, prompt injection) with the injection detector's
+// defaults and no deny rules.
 // Turning a family off is a loosening: it is a named field so that it
 // shows in review.
 type InputScanOptions struct {
@@ -18,6 +19,9 @@ type InputScanOptions struct {
 	Deny *DenyList
 	// SkipSecrets turns off the rules of [ScanSecrets]. Default: false.
 	SkipSecrets bool
+	// SkipKeyRules turns off gitleaks' rules, those of [ScanKeyRules].
+	// Default: false.
+	SkipKeyRules bool
 	// SkipPII turns off the rules of [ScanPII]. Default: false.
 	SkipPII bool
 	// SkipUnicode turns off the rules of [ScanUnicode]. Default: false.
@@ -28,10 +32,9 @@ type InputScanOptions struct {
 }
 
 // InputScanner runs the checks secureai's input stage applies to each
-// text field — [ScanSecrets], [ScanPII], [ScanUnicode] and
-// [InjectionDetector.Score], and optionally a [DenyList] — as one scan
-// that reads the bytes once. Its results equal those of the separate
-// scanners.
+// text field — [ScanSecrets], [ScanKeyRules], [ScanPII], [ScanUnicode] and
+// [InjectionDetector.Score], and optionally a [DenyList] — as one scan.
+// Its results equal those of the separate scanners.
 //
 // A single table classifies every byte: ASCII letters and digits make
 // words; each word is tested against
@@ -40,7 +43,11 @@ type InputScanOptions struct {
 // that can start a rule ('-', '_', '=', ':', '@', '+', '(', '<', '[', ']')
 // dispatches to it, and a byte >= 0x80 or a control character to the
 // homoglyph and invisible-character rules. Regular text costs a table
-// load per byte and a Bloom-filter probe per word.
+// load per byte and a Bloom-filter probe per word. The key rules' keyword
+// filter (a hashed trigram probe per byte, see [KeyRules.Scan]) runs
+// inside the same pass, over each 4 KiB chunk just before the word loop
+// reaches it, while the chunk is in the processor's cache; their automaton
+// runs only where the filter says a keyword may start.
 //
 // Build one with [NewInputScanner]; it is immutable and safe for
 // concurrent use. The zero value is not usable. Most callers want
@@ -49,6 +56,7 @@ type InputScanOptions struct {
 type InputScanner struct {
 	inj                   *InjectionDetector // nil: injection off
 	deny                  *DenyList
+	keys                  *KeyRules // nil: key rules off
 	secrets, pii, unicode bool
 }
 
@@ -60,6 +68,9 @@ func NewInputScanner(opts InputScanOptions) (*InputScanner, error) {
 		secrets: !opts.SkipSecrets,
 		pii:     !opts.SkipPII,
 		unicode: !opts.SkipUnicode,
+	}
+	if !opts.SkipKeyRules {
+		s.keys = DefaultKeyRules()
 	}
 	d, err := NewInjectionDetector(opts.Injection)
 	if err != nil {
@@ -75,12 +86,22 @@ func NewInputScanner(opts InputScanOptions) (*InputScanner, error) {
 // rule family, each ordered by offset as the separate scanner orders them,
 // and the injection verdict. A family that found nothing, or was turned
 // off, has a nil (or, after [InputScanner.ScanInto], empty) slice.
+//
+// Secrets holds the findings of [ScanSecrets] and of [ScanKeyRules]
+// together, sorted as [MultiScanner.Scan] sorts them (by offset, then
+// longest first, then type). The two rule sets are not deduplicated
+// against each other: where both find the same key (ScanSecrets'
+// "github_token" and gitleaks' "github_pat", say), both findings are
+// kept, as [NewScanner]'s MultiScanner keeps them; [Apply] merges
+// overlapping findings.
 type InputScan struct {
-	Secrets   []Finding       // as [ScanSecrets]
+	Secrets   []Finding       // as [ScanSecrets] and [ScanKeyRules], merged
 	PII       []Finding       // as [ScanPII]
 	Invisible []Finding       // as [ScanUnicode]
 	Deny      []Finding       // as [DenyList.Scan]
 	Injection InjectionResult // as [InjectionDetector.Score]
+
+	keys []Finding // ScanInto's scratch for the key rules' findings
 }
 
 // Empty reports whether nothing was found: no finding of any family and
@@ -123,7 +144,7 @@ func (s *InputScanner) Scan(text string) InputScan {
 // them, so that a caller scanning many texts reuses their storage. r must
 // not be in use elsewhere; the signals of r.Injection are reused too.
 func (s *InputScanner) ScanInto(r *InputScan, text string) {
-	r.Secrets, r.PII, r.Invisible, r.Deny = r.Secrets[:0], r.PII[:0], r.Invisible[:0], r.Deny[:0]
+	r.Secrets, r.PII, r.Invisible, r.Deny, r.keys = r.Secrets[:0], r.PII[:0], r.Invisible[:0], r.Deny[:0], r.keys[:0]
 	r.Injection = InjectionResult{Signals: r.Injection.Signals[:0]}
 	s.scan(r, text)
 }
@@ -134,8 +155,12 @@ func (s *InputScanner) scan(r *InputScan, text string) {
 		pii = piiState{out: r.PII, lastIP: -1}
 		uni = unicodeState{out: r.Invisible}
 		st  = injState{sigs: r.Injection.Signals}
+		ks  = keyState{k: s.keys, out: r.keys}
 		p   = pass{d: s.inj, inj: &st}
 	)
+	if s.keys != nil {
+		p.key = &ks
+	}
 	if s.secrets {
 		p.sec = &sec
 	}
@@ -148,6 +173,17 @@ func (s *InputScanner) scan(r *InputScan, text string) {
 	p.run(text)
 	uni.flush()
 	r.Secrets, r.PII, r.Invisible = sec.out, pii.out, uni.out
+	if s.keys != nil {
+		r.keys = ks.finish(text)
+		if len(r.keys) > 0 {
+			// Sorted as MultiScanner sorts ScanSecrets' findings followed
+			// by ScanKeyRules'.
+			r.Secrets = append(r.Secrets, r.keys...)
+			if len(r.Secrets) > len(r.keys) {
+				slices.SortStableFunc(r.Secrets, compareFindings)
+			}
+		}
+	}
 	if s.inj != nil {
 		// The Unicode findings, when computed, are those the
 		// injection rules need: no second scan.
@@ -211,6 +247,20 @@ type pass struct {
 	sec   *secretState
 	pii   *piiState
 	uni   *unicodeState
+	key   *keyState
+	// keyAt: the next position where a key rules' keyword may start.
+	keyAt int
+}
+
+// keyChunk is how far ahead of the word loop the key rules' keyword filter
+// runs.
+const keyChunk = 4096
+
+// keys runs the key rules' automaton at every position before to where
+// their keyword filter says a keyword may start, and returns to.
+func (p *pass) keys(text string, to int) int {
+	p.keyAt = p.key.upTo(text, p.keyAt, to)
+	return to
 }
 
 // run makes the pass over text described on [InputScanner].
@@ -220,74 +270,81 @@ func (p *pass) run(text string) {
 	anchors := p.sec != nil || p.pii != nil // words hold no other anchors
 	tab := injTab
 	for i := 0; i < n; {
-		k := inClass[text[i]]
-		if k&kWord != 0 {
-			// A byte loop: in prose, words are short and a SWAR word
-			// end measured slower.
-			j, m := i+1, k
-			for j < n {
-				kj := inClass[text[j]]
-				if kj&kWord == 0 {
-					break
-				}
-				m |= kj
-				j++
-			}
-			mixed := m&kUpDig != 0
-			if mixed && anchors {
-				p.wordAnchors(text, i, j)
-			}
-			if p.d != nil && i >= injNext {
-				switch wl := j - i; {
-				case wl >= 16:
-					if e := p.d.encoded(p.inj, text, i, j, p.depth); e > j {
-						injNext = e
-					} else if id := tab.lookup(text, i, j); id >= 0 {
-						p.d.word(p.inj, text, i, j, id, p.depth)
+		lim := n
+		if p.key != nil {
+			// Run the key rules over the keyword starts before lim.
+			lim = p.keys(text, min(n, i+keyChunk))
+		}
+		for i < lim {
+			k := inClass[text[i]]
+			if k&kWord != 0 {
+				// A byte loop: in prose, words are short and a SWAR word
+				// end measured slower.
+				j, m := i+1, k
+				for j < n {
+					kj := inClass[text[j]]
+					if kj&kWord == 0 {
+						break
 					}
-				case wl >= 2:
-					h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
-					if tab.bloom[h>>6]&(1<<(h&63)) != 0 {
-						if id := tab.lookup(text, i, j); id >= 0 {
+					m |= kj
+					j++
+				}
+				mixed := m&kUpDig != 0
+				if mixed && anchors {
+					p.wordAnchors(text, i, j)
+				}
+				if p.d != nil && i >= injNext {
+					switch wl := j - i; {
+					case wl >= 16:
+						if e := p.d.encoded(p.inj, text, i, j, p.depth); e > j {
+							injNext = e
+						} else if id := tab.lookup(text, i, j); id >= 0 {
 							p.d.word(p.inj, text, i, j, id, p.depth)
+						}
+					case wl >= 2:
+						h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
+						if tab.bloom[h>>6]&(1<<(h&63)) != 0 {
+							if id := tab.lookup(text, i, j); id >= 0 {
+								p.d.word(p.inj, text, i, j, id, p.depth)
+							}
 						}
 					}
 				}
-			}
-			i = j
-			if i < n && text[i] == ' ' {
-				i++
-			}
-			continue
-		}
-		if k == 0 {
-			i++
-			continue
-		}
-		if k&kSec != 0 && p.sec != nil {
-			p.sec.at(text, i)
-		}
-		if k&kPII != 0 && p.pii != nil {
-			p.pii.at(text, i)
-		}
-		if k&(kHigh|kCtrl) != 0 && p.uni != nil {
-			p.uni.at(text, i)
-		}
-		if k&(kInj|kHigh) != 0 && p.d != nil && i >= injNext {
-			switch text[i] {
-			case '<':
-				p.d.lt(p.inj, text, i)
-			case '[':
-				p.d.lb(p.inj, text, i)
-			case ']':
-				if i+1 < n && text[i+1] == '(' {
-					p.d.link(p.inj, text, i)
+				i = j
+				if i < n && text[i] == ' ' {
+					i++
 				}
-			default: // >= 0x80
-				injNext = i + p.d.high(p.inj, text, i)
+				continue
 			}
+			if k == 0 {
+				i++
+				continue
+			}
+			if k&kSec != 0 && p.sec != nil {
+				p.sec.at(text, i)
+			}
+			if k&kPII != 0 && p.pii != nil {
+				p.pii.at(text, i)
+			}
+			if k&(kHigh|kCtrl) != 0 && p.uni != nil {
+				p.uni.at(text, i)
+			}
+			if k&(kInj|kHigh) != 0 && p.d != nil && i >= injNext {
+				switch text[i] {
+				case '<':
+					p.d.lt(p.inj, text, i)
+				case '[':
+					p.d.lb(p.inj, text, i)
+				case ']':
+					if i+1 < n && text[i+1] == '(' {
+						p.d.link(p.inj, text, i)
+					}
+				default: // >= 0x80
+					injNext = i + p.d.high(p.inj, text, i)
+				}
+			}
+			i++
 		}
-		i++
 	}
 }
 

@@ -84,15 +84,16 @@ type KeyRules struct {
 	next     []int32    // next[s*nc+class] = t*nc: the dense automaton
 	outStart int32      // states >= outStart/nc end at least one keyword
 	// shallow: states < shallow/nc are the root and the states one byte
-	// deep; in them Scan leaves the automaton for the skip loop.
+	// deep; in them the automaton may stop (see keyState.at).
 	shallow int32
-	// tri is a filter of the positions where a keyword may start, tested
-	// by keyTriHash of the next three bytes.
-	tri    *[1 << keyTriBits]uint8
-	out    [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
-	kws    []keyKeyword
-	rules  []keyRule
-	global func() []keyAllow
+	// tri and quad filter the positions where a keyword may start (see
+	// buildFilter): tri by keyTriHash of the next three bytes, quad by
+	// keyQuadHash of the next four.
+	tri, quad *[1 << keyTriBits]uint8
+	out       [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
+	kws       []keyKeyword
+	rules     []keyRule
+	global    func() []keyAllow
 }
 
 type keyKeyword struct {
@@ -255,71 +256,170 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	k.outStart *= nc
 	k.shallow *= nc
 
-	// The filter holds the first three bytes of every keyword, and every
-	// third byte after a two-byte keyword, in the form keyTriHash sees.
+	k.buildFilter(keywords, func(kw string) bool {
+		// The rules of kw all need a literal prefix at a word start.
+		for _, ri := range byKeyword[kw] {
+			if d := &data[ri]; len(d.prefixes) == 0 || !d.wordStart {
+				return false
+			}
+		}
+		return true
+	})
+	return k
+}
+
+// buildFilter fills tri and quad. A keyword of three bytes puts keyTriDef
+// at its first three bytes; a longer one keyTriQuad there and its first
+// four bytes in quad. A two-byte keyword whose rules all need a word start
+// (wordStart(kw)) puts keyTriDef at every non-word byte followed by it,
+// so that the filter flags the position just before it; any other
+// two-byte keyword at itself followed by every byte.
+func (k *KeyRules) buildFilter(keywords []string, wordStart func(string) bool) {
 	k.tri = new([1 << keyTriBits]uint8)
+	k.quad = new([1 << keyTriBits]uint8)
 	for _, kw := range keywords {
 		switch {
 		case len(kw) < 2:
 			// A one-byte keyword: no skipping, and the automaton never
-			// leaves for the skip loop.
+			// stops (see keyState.at).
 			for j := range k.tri {
-				k.tri[j] = 1
+				k.tri[j] = keyTriDef
 			}
 			k.shallow = 0
-			return k
+			return
+		case len(kw) == 2 && wordStart(kw):
+			for c := range 256 {
+				if !keyWordByte(byte(c)) {
+					k.tri[keyTriHash(keyTriKey(byte(c), kw[0], kw[1]))] |= keyTriDef
+				}
+			}
 		case len(kw) == 2:
 			for c := range 256 {
-				k.addTri(kw[0], kw[1], byte(c))
+				k.tri[keyTriHash(keyTriKey(kw[0], kw[1], byte(c)))] |= keyTriDef
 			}
+		case len(kw) == 3:
+			k.tri[keyTriHash(keyTriKey(kw[0], kw[1], kw[2]))] |= keyTriDef
 		default:
-			k.addTri(kw[0], kw[1], kw[2])
+			k.tri[keyTriHash(keyTriKey(kw[0], kw[1], kw[2]))] |= keyTriQuad
+			x := (uint64(kw[0])<<32 | uint64(kw[1])<<40 | uint64(kw[2])<<48 | uint64(kw[3])<<56) | keyFold
+			k.quad[keyQuadHash(x)] = 1
 		}
 	}
-	return k
 }
 
-// keyTriBits is the number of bits of keyTriHash, the size of
-// [KeyRules.tri]: 32 KiB, in the processor's first-level cache. With a few
-// hundred keywords, a few percent of the positions in text pass it.
+// keyTriBits is the number of bits of keyTriHash and keyQuadHash, the size
+// of [KeyRules.tri] and [KeyRules.quad]: 32 KiB each; tri is read at every
+// position and stays in the processor's first-level cache. With a few
+// hundred keywords, a few percent of the positions in English text pass
+// tri, most of them at the start of an English word that starts a
+// keyword too ("mail", "int", "pri"); quad drops most of those.
 const keyTriBits = 15
 
-// keyTriHash hashes the top three bytes of x, which keySkip has ASCII case
-// folded (and more: bit 5 set in each), into [0, 1<<keyTriBits).
-func keyTriHash(x uint64) uint64 {
-	return (x >> 40) * 0x9e3779b97f4a7c15 >> (64 - keyTriBits)
+// Values of [KeyRules.tri].
+const (
+	keyTriDef  = 1 << iota // a keyword may start here (or just after: see buildFilter)
+	keyTriQuad             // a keyword may start here if quad has the next four bytes
+)
+
+// keyTriKey is the form keyTriHash sees of the bytes a, b, c.
+func keyTriKey(a, b, c byte) uint64 {
+	return (uint64(a) | uint64(b)<<8 | uint64(c)<<16) | keyFold
+}
+
+// keyTriHash hashes the low three bytes of x, which skip has ASCII case
+// folded (and more: bit 5 set in each), into [0, 1<<keyTriBits); the
+// higher bytes do not count. The hash is linear, without a
+// multiplication: the bit mixing of keyTriMix is done once for eight
+// positions, and position k's hash is keyTriMix(x)>>(8*k) masked.
+func keyTriHash(x uint64) uint64 { return keyTriMix(x) & (1<<keyTriBits - 1) }
+
+// keyTriMix mixes each byte of x with the next two; bits 8k to 8k+14 of
+// the result depend on bytes k to k+2 of x only (bits 8k to 8k+21).
+func keyTriMix(x uint64) uint64 { return x ^ x>>2 ^ x>>7 }
+
+// keyQuadHash hashes the top four bytes of x, folded as for keyTriHash.
+func keyQuadHash(x uint64) uint64 {
+	return (x >> 32) * 0xc2b2ae3d27d4eb4f >> (64 - keyTriBits)
 }
 
 // keyFold sets bit 5 of every byte, which lower-cases ASCII letters.
 const keyFold = 0x2020202020202020
 
-// keySkip returns the first position from p where tri says a keyword may
-// start, or where fewer than three bytes are left. The positions are
-// tested independently of each other, six per load, so that the processor
-// overlaps the tests.
-func keySkip(tri *[1 << keyTriBits]uint8, text string, p int) int {
-	for ; p+8 <= len(text); p += 6 {
-		b := text[p : p+8]
-		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		x |= keyFold
-		if tri[keyTriHash(x<<40)]|tri[keyTriHash(x<<32)]|tri[keyTriHash(x<<24)]|
-			tri[keyTriHash(x<<16)]|tri[keyTriHash(x<<8)]|tri[keyTriHash(x)] != 0 {
-			break
-		}
+// le64 loads the eight bytes of s at p, little-endian.
+func le64(s string, p int) uint64 {
+	b := s[p : p+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// skip returns the first position from p where the filter says a
+// keyword may start at it or at the next position (see mayStart), or
+// len(text). Eight positions are tested per step, independently of each
+// other, so that the processor overlaps the tests.
+func (k *KeyRules) skip(text string, p int) int {
+	tri := k.tri
+	if p == 0 {
+		return 0 // no byte before a keyword at 0
 	}
-	for ; p+2 < len(text); p++ {
-		x := uint64(text[p])<<40 | uint64(text[p+1])<<48 | uint64(text[p+2])<<56
-		if tri[keyTriHash(x|keyFold)] != 0 {
-			break
+	for p+10 <= len(text) {
+		x := le64(text, p) | keyFold
+		z := x>>48 | (uint64(text[p+8])|uint64(text[p+9])<<8|0x2020)<<16
+		const m = 1<<keyTriBits - 1
+		h, hz := keyTriMix(x), keyTriMix(z)
+		v0, v1, v2, v3 := tri[h&m], tri[h>>8&m], tri[h>>16&m], tri[h>>24&m]
+		v4, v5, v6, v7 := tri[h>>32&m], tri[h>>40&m], tri[hz&m], tri[hz>>8&m]
+		if v0|v1|v2|v3|v4|v5|v6|v7 == 0 {
+			p += 8
+			continue
+		}
+		switch {
+		case k.pass(text, p, v0):
+		case k.pass(text, p+1, v1):
+			p++
+		case k.pass(text, p+2, v2):
+			p += 2
+		case k.pass(text, p+3, v3):
+			p += 3
+		case k.pass(text, p+4, v4):
+			p += 4
+		case k.pass(text, p+5, v5):
+			p += 5
+		case k.pass(text, p+6, v6):
+			p += 6
+		case v7 != 0 && k.mayStart(text, p+7): // p+10 may be len(text)
+			p += 7
+		default:
+			p += 8
+			continue
+		}
+		return p
+	}
+	for ; p < len(text); p++ {
+		if k.mayStart(text, p) {
+			return p
 		}
 	}
 	return p
 }
 
-func (k *KeyRules) addTri(a, b, c byte) {
-	x := uint64(a)<<40 | uint64(b)<<48 | uint64(c)<<56
-	k.tri[keyTriHash(x|keyFold)] = 1
+// pass reports whether position p, whose tri value is v, passes the
+// filter; p > 0 and p+3 < len(text).
+func (k *KeyRules) pass(text string, p int, v uint8) bool {
+	if v != keyTriQuad {
+		return v != 0
+	}
+	x := (uint64(text[p])<<32 | uint64(text[p+1])<<40 | uint64(text[p+2])<<48 | uint64(text[p+3])<<56) | keyFold
+	return k.quad[keyQuadHash(x)] != 0
+}
+
+// mayStart reports whether the filter lets a keyword start at p, or at p+1
+// for the two-byte keywords that need a word start; p == 0 and the last
+// three positions always pass.
+func (k *KeyRules) mayStart(text string, p int) bool {
+	if p == 0 || p+3 >= len(text) {
+		return true
+	}
+	return k.pass(text, p, k.tri[keyTriHash(keyTriKey(text[p], text[p+1], text[p+2]))])
 }
 
 func compileAllows(data []keyAllowData) []keyAllow {
@@ -366,61 +466,114 @@ type keyPending struct {
 // rule's secret group. Findings are ordered by offset and do not overlap:
 // of overlapping ones the longest is kept.
 //
-// Scan makes one pass over text with the keyword automaton and allocates
-// nothing unless a keyword passes its rule's gate; a rule's regular
+// Scan makes one pass over text: a filter of the keywords' first three
+// and four bytes, hashed, skips the positions where no keyword that can
+// pass its rule's gate starts, and the keyword automaton runs from the
+// others. It allocates nothing unless a keyword passes its rule's gate;
+// a rule's regular
 // expression then runs over windows around such hits only (a few hundred
 // bytes to a few kilobytes). Unlike gitleaks, which runs a rule over a
 // whole file when its keyword occurs anywhere in it, a rule here needs its
 // keyword near the match; gitleaks' "gitleaks:allow" comment is not
 // honoured, as the text is not trusted.
 func (k *KeyRules) Scan(text string) []Finding {
-	var buf [8]keyPending // pending windows: few at a time, kept off the heap
-	pending := buf[:0]
-	var out []Finding
+	var st keyState
+	st.init(k)
+	st.upTo(text, 0, len(text))
+	return st.finish(text)
+}
+
+// keyState is the state of [KeyRules.Scan] between the positions where a
+// keyword may start, so that the combined input scan can drive the same
+// automaton from its own pass. It lives on the stack.
+type keyState struct {
+	k *KeyRules
+	// The pending windows, one per rule: few at a time, kept off the
+	// heap in buf; more spill over.
+	buf  [8]keyPending
+	nbuf int
+	more []keyPending
+	out  []Finding
+	// resume is where the automaton stopped: every keyword that starts
+	// before it has been reported.
+	resume int
+}
+
+func (st *keyState) init(k *KeyRules) { st.k = k }
+
+// upTo runs the automaton at every position before to where the filter
+// says a keyword may start, searching from the position from, and returns
+// the first such position at or after to (or len(text)). The filter skips
+// the positions where no keyword that can pass its rules' gate starts; the
+// automaton restarts at the root at the first position where one may: no
+// hit that can pass is lost and none is reported out of order.
+func (st *keyState) upTo(text string, from, to int) int {
+	q := from
+	for {
+		// A keyword at st.resume may be flagged at st.resume-1.
+		// No keyword starts before st.resume that was not reported.
+		if q = max(st.k.skip(text, max(q, st.resume-1)), st.resume); q >= to {
+			return q
+		}
+		st.at(text, q)
+		q = 0
+	}
+}
+
+// at runs the automaton from the root at p, a position where a keyword
+// may start, until it is back in a shallow state at a position where no
+// keyword starts (by the filter); positions before st.resume were covered
+// already and are ignored. The automaton reports each keyword hit at its end, longer
+// keywords first. In a depth-one state, text[i-1:] is all it remembers:
+// if a keyword may start at i-1 it goes on, as a restart there would reach
+// the same state; otherwise it stops. Callers give positions in increasing
+// order, and every position where a keyword starts at or after st.resume.
+func (st *keyState) at(text string, p int) {
+	if p < st.resume {
+		return
+	}
+	k := st.k
 	nc := int32(k.nc)
-	next, cls, tri := k.next, &k.cls, k.tri
+	next, cls := k.next, &k.cls
 	n := len(text)
-	// The automaton reports each keyword hit at its end, longer keywords
-	// first. While it is in a shallow state, text[i-1:] (the root: text[i:])
-	// is all it remembers; the loop then skips the positions where tri
-	// says no keyword starts, and restarts the automaton at the root at
-	// the first position where one may: no hit is lost and none is
-	// reported out of order, as no keyword starts at a skipped position.
-	i := 0
 	s := int32(0) // premultiplied by nc
+	i := p
 	for i < n {
-		p := i
-		if s != 0 {
-			p-- // a depth-one state: a keyword may start at i-1
-		}
-		p = keySkip(tri, text, p)
-		if p != i-1 {
-			s, i = 0, p
-		}
-		for i < n {
-			s = next[s+int32(cls[text[i]])]
-			i++
-			if s < k.shallow {
+		s = next[s+int32(cls[text[i]])]
+		i++
+		if s < k.shallow {
+			if s == 0 || !k.mayStart(text, i-1) && (i < 2 || !k.mayStart(text, i-2)) {
 				break
 			}
-			if s < k.outStart {
-				continue
-			}
-			for _, kwi := range k.out[(s-k.outStart)/nc] {
-				kw := &k.kws[kwi]
-				start, end := i-kw.n, i
-				for _, ri := range kw.rules {
-					if k.rules[ri].gate(text, start, end) {
-						pending = k.hit(pending, &out, text, int(ri), start, end)
-					}
+			continue
+		}
+		if s < k.outStart {
+			continue
+		}
+		for _, kwi := range k.out[(s-k.outStart)/nc] {
+			kw := &k.kws[kwi]
+			start, end := i-kw.n, i
+			for _, ri := range kw.rules {
+				if k.rules[ri].gate(text, start, end) {
+					st.hit(text, int(ri), start, end)
 				}
 			}
 		}
 	}
-	for _, p := range pending {
-		out = k.flush(out, text, p)
+	st.resume = i
+}
+
+// finish runs the rules over the pending windows and returns the
+// findings, as [KeyRules.Scan] returns them.
+func (st *keyState) finish(text string) []Finding {
+	for _, p := range st.buf[:st.nbuf] {
+		st.out = st.k.flush(st.out, text, p)
 	}
-	return dedupeFindings(out)
+	for _, p := range st.more {
+		st.out = st.k.flush(st.out, text, p)
+	}
+	st.nbuf, st.more = 0, st.more[:0]
+	return dedupeFindings(st.out)
 }
 
 // gate reports whether the keyword hit [start, end) may be part of a match
@@ -533,7 +686,8 @@ func isSpaceByte(c byte) bool {
 
 // hit adds rule ri's window around the keyword [start, end) to the pending
 // window, or flushes the pending one and starts anew.
-func (k *KeyRules) hit(pending []keyPending, out *[]Finding, text string, ri, start, end int) []keyPending {
+func (st *keyState) hit(text string, ri, start, end int) {
+	k := st.k
 	r := &k.rules[ri]
 	var a, b int
 	var safeA, safeB bool
@@ -544,22 +698,39 @@ func (k *KeyRules) hit(pending []keyPending, out *[]Finding, text string, ri, st
 		a, safeA = snapStart(text, start-r.before)
 		b, safeB = snapEnd(text, end+r.after)
 	}
-	for j := range pending {
-		p := &pending[j]
-		if p.rule != ri {
-			continue
+	w := keyPending{rule: ri, a: a, b: b, safeA: safeA, safeB: safeB}
+	p := st.pendingOf(ri)
+	switch {
+	case p == nil:
+		if st.nbuf < len(st.buf) {
+			st.buf[st.nbuf] = w
+			st.nbuf++
+		} else {
+			st.more = append(st.more, w)
 		}
-		if a <= p.b {
-			if b > p.b {
-				p.b, p.safeB = b, safeB
-			}
-			return pending
+	case a <= p.b:
+		if b > p.b {
+			p.b, p.safeB = b, safeB
 		}
-		*out = k.flush(*out, text, *p)
-		*p = keyPending{rule: ri, a: a, b: b, safeA: safeA, safeB: safeB}
-		return pending
+	default:
+		st.out = k.flush(st.out, text, *p)
+		*p = w
 	}
-	return append(pending, keyPending{rule: ri, a: a, b: b, safeA: safeA, safeB: safeB})
+}
+
+// pendingOf returns rule ri's pending window, or nil.
+func (st *keyState) pendingOf(ri int) *keyPending {
+	for j := range st.buf[:st.nbuf] {
+		if st.buf[j].rule == ri {
+			return &st.buf[j]
+		}
+	}
+	for j := range st.more {
+		if st.more[j].rule == ri {
+			return &st.more[j]
+		}
+	}
+	return nil
 }
 
 // snapStart moves a window start back to just after a space, if one is

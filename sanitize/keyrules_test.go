@@ -219,8 +219,8 @@ func FuzzKeyRules(f *testing.F) {
 // scanAutomaton is Scan without the skip loop: the automaton steps through
 // every byte.
 func (k *KeyRules) scanAutomaton(text string) []Finding {
-	var pending []keyPending
-	var out []Finding
+	var st keyState
+	st.init(k)
 	nc := int32(k.nc)
 	s := int32(0)
 	for i := 0; i < len(text); i++ {
@@ -233,15 +233,12 @@ func (k *KeyRules) scanAutomaton(text string) []Finding {
 			start, end := i+1-kw.n, i+1
 			for _, ri := range kw.rules {
 				if k.rules[ri].gate(text, start, end) {
-					pending = k.hit(pending, &out, text, int(ri), start, end)
+					st.hit(text, int(ri), start, end)
 				}
 			}
 		}
 	}
-	for _, p := range pending {
-		out = k.flush(out, text, p)
-	}
-	return dedupeFindings(out)
+	return st.finish(text)
 }
 
 func TestKeyRulesSkipExact(t *testing.T) {
