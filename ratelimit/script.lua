@@ -176,8 +176,11 @@ local function load(k)
 end
 
 -- live drops the buckets of st that stopped counting (b*g <= now) and
--- recomputes the sums. g is the op's bucket grain.
+-- recomputes the sums, once per key in a call (lg: the grain they were
+-- computed with). g is the op's bucket grain.
 local function live(st, g)
+  if st.lg == g then return end -- once per key and call: admit and settle keep the sums
+  st.lg = g
   local B, n = st.B, 0
   local ht, hc, hs = 0, 0, 0
   for i = 1, #B, 4 do
