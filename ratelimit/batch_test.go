@@ -154,3 +154,30 @@ func TestRedisBatchSharesErrors(t *testing.T) {
 		t.Fatalf("%d of 50 checks unavailable", unavailable.Load())
 	}
 }
+
+// A scope with more rate rules than the script keeps without pruning
+// (eight) still counts exactly: its state is rebuilt on write, dropping
+// only the rules whose bucket is full again.
+func TestRedisManyRateRules(t *testing.T) {
+	eachStore(t, func(t *testing.T, e env) {
+		var rates []Rate
+		for i := range 10 {
+			rates = append(rates, Rate{Count: 3 + i, Per: time.Hour})
+		}
+		l := mustNew(t, Options{Store: e.store, Now: e.clock.Now, Rules: Rules{Global: Limits{Requests: rates, TokensPerDay: 1000}}})
+		ctx := t.Context()
+		for i := range 3 {
+			if _, err := l.Admit(ctx, alice, Amount{InputTokens: 100}); err != nil {
+				t.Fatalf("check %d: %v", i, err)
+			}
+		}
+		_, err := l.Admit(ctx, alice, Amount{InputTokens: 100})
+		var le *Error
+		if !errors.As(err, &le) || le.Kind != ErrRateLimited || le.Rule != "requests_per_hour" {
+			t.Fatalf("fourth check: %v, want the 3-per-hour rule", err)
+		}
+		if got := usageOf(t, l, Scope{Kind: KindGlobal}, "tokens_per_day").Reserved; got != 300 {
+			t.Fatalf("reserved %v, want 300", got)
+		}
+	})
+}

@@ -134,84 +134,120 @@ end
 -- The decoded state of each key named in this call, by key name.
 local states, order, vals = {}, {}, nil
 
--- load returns the state of KEYS[k + 1] (k counts from 0): {key, x, R (flat
--- rate entries), P (5 budget numbers per period at 5*period+1, nil when
--- unused), B (flat buckets), ht, hc, hs (the sums of the live buckets,
--- set by live), keep (ms the key must outlive), dirty}.
+-- load returns the state of KEYS[k + 1] (k counts from 0): {key, a (the
+-- key's integers, decoded in place), n (how many), po (index in a of np),
+-- bo (index of nb), ht, hc, hs (the sums of the live buckets, set by
+-- live), keep (ms the key must outlive), dirty}. The accessors below read
+-- and change a where it is: no copy per key.
 local function load(k)
   k = k + 1
   local key = KEYS[k]
   local st = states[key]
   if st then return st end
-  st = {key = key, x = 0, R = {}, P = {}, B = {}, ht = 0, hc = 0, hs = 0, keep = 0, dirty = false}
+  st = {key = key, ht = 0, hc = 0, hs = 0, keep = 0, dirty = false}
   local s = vals[k]
   if type(s) == 'string' and #s >= 8 * 5 and #s % 8 == 0 then
     local a = dec(s)
     local n = #s / 8
-    local o = 4 + 3 * a[3]        -- np
-    local ob = o + 1 + 6 * (a[o] or 0) -- nb
-    if a[1] == 2 and ob <= n and ob + 4 * a[ob] == n then
-      st.x = a[2]
-      local R, m = st.R, 0
-      for i = 4, o - 1, 3 do
-        if a[i + 2] > now_us then
-          R[m + 1], R[m + 2], R[m + 3] = a[i], a[i + 1], a[i + 2]
-          m = m + 3
-        end
-      end
-      local P = st.P
-      for i = o + 1, ob - 1, 6 do
-        local q = 5 * a[i] + 1
-        P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5]
-      end
-      local B = st.B
-      for i = ob + 1, n, 4 do
-        B[i - ob], B[i - ob + 1], B[i - ob + 2], B[i - ob + 3] = a[i], a[i + 1], a[i + 2], a[i + 3]
-      end
+    local po = 4 + 3 * a[3]
+    local bo = po + 1 + 6 * (a[po] or 0)
+    if a[1] == 2 and bo <= n and bo + 4 * a[bo] == n then
+      st.a, st.n, st.po, st.bo = a, n, po, bo
     end
+  end
+  if not st.a then
+    st.a, st.n, st.po, st.bo = {2, 0, 0, 0, 0}, 5, 4, 5
   end
   states[key] = st
   order[#order + 1] = st
   return st
 end
 
+-- shift makes room for k integers at index at of st.a, moving what
+-- follows (the sections after it move with it).
+local function shift(st, at, k)
+  local a, n = st.a, st.n
+  for i = n, at, -1 do a[i + k] = a[i] end
+  for i = at, at + k - 1 do a[i] = 0 end
+  st.n = n + k
+end
+
 -- live drops the buckets of st that stopped counting (b*g <= now) and
 -- recomputes the sums, once per key in a call (lg: the grain they were
--- computed with). g is the op's bucket grain.
+-- computed with; admit and settle keep the sums after). g is the op's
+-- bucket grain. Buckets are the last section, so dropping is in place.
 local function live(st, g)
-  if st.lg == g then return end -- once per key and call: admit and settle keep the sums
+  if st.lg == g then return end
   st.lg = g
-  local B, n = st.B, 0
+  local a, j = st.a, st.bo
   local ht, hc, hs = 0, 0, 0
-  for i = 1, #B, 4 do
-    if B[i] * g > now_ms then
-      B[n + 1], B[n + 2], B[n + 3], B[n + 4] = B[i], B[i + 1], B[i + 2], B[i + 3]
-      ht, hc, hs = ht + B[i + 1], hc + B[i + 2], hs + B[i + 3]
-      n = n + 4
+  for i = st.bo + 1, st.n, 4 do
+    if a[i] * g > now_ms then
+      a[j + 1], a[j + 2], a[j + 3], a[j + 4] = a[i], a[i + 1], a[i + 2], a[i + 3]
+      ht, hc, hs = ht + a[i + 1], hc + a[i + 2], hs + a[i + 3]
+      j = j + 4
     end
   end
-  for i = #B, n + 1, -1 do B[i] = nil end
+  if j < st.n then
+    st.n = j
+    a[st.bo] = (j - st.bo) / 4
+  end
   st.ht, st.hc, st.hs = ht, hc, hs
 end
 
--- bucket returns the index in st.B of bucket b, adding it when absent.
+-- bucket returns the index in st.a of bucket b (then its tokens,
+-- micro-dollars and slots), adding it when absent.
 local function bucket(st, b)
-  local B = st.B
-  for i = 1, #B, 4 do
-    if B[i] == b then return i end
+  local a, n = st.a, st.n
+  for i = st.bo + 1, n, 4 do
+    if a[i] == b then return i end
   end
-  local n = #B
-  B[n + 1], B[n + 2], B[n + 3], B[n + 4] = b, 0, 0, 0
+  a[n + 1], a[n + 2], a[n + 3], a[n + 4] = b, 0, 0, 0
+  a[st.bo] = a[st.bo] + 1
+  st.n = n + 4
   return n + 1
 end
 
--- rate returns the index in st.R of the entry (iv, tol), or nil.
+-- rate returns the index in st.a of the entry (iv, tol) (its tat at +2),
+-- or nil.
 local function rate(st, iv, tol)
-  local R = st.R
-  for i = 1, #R, 3 do
-    if R[i] == iv and R[i + 1] == tol then return i end
+  local a = st.a
+  for i = 4, st.po - 1, 3 do
+    if a[i] == iv and a[i + 1] == tol then return i end
   end
   return nil
+end
+
+-- addrate adds the entry (iv, tol, tat) and returns its index.
+local function addrate(st, iv, tol, tat)
+  local at = st.po
+  shift(st, at, 3)
+  local a = st.a
+  a[at], a[at + 1], a[at + 2] = iv, tol, tat
+  a[3] = a[3] + 1
+  st.po, st.bo = st.po + 3, st.bo + 3
+  return at
+end
+
+-- per returns the index in st.a of period p's window (then tokens,
+-- micro-dollars and the two marks), or nil.
+local function per(st, p)
+  local a = st.a
+  for i = st.po + 1, st.bo - 1, 6 do
+    if a[i] == p then return i + 1 end
+  end
+  return nil
+end
+
+-- addper adds period p, all zero, and returns the index of its window.
+local function addper(st, p)
+  local at = st.bo
+  shift(st, at, 6)
+  local a = st.a
+  a[at] = p
+  a[st.po] = a[st.po] + 1
+  st.bo = st.bo + 6
+  return at + 1
 end
 
 local function touch(st, keep)
@@ -245,7 +281,7 @@ local function admit(o, base)
       a = a + 3
       local interval, tolus = iv / 1000, tol / 1000
       local ri = rate(st, iv, tol)
-      local tat = ri and st.R[ri + 2] or now_us
+      local tat = ri and st.a[ri + 2] or now_us
       if tat < now_us then tat = now_us end
       local new = ceil(tat + interval)
       local take = 1
@@ -264,9 +300,9 @@ local function admit(o, base)
       local p, lt, lc = o[a], o[a + 1], o[a + 2]
       a = a + 3
       local w, wend = window(p)
-      local P, q = st.P, 5 * p + 1
+      local q = per(st, p)
       local tu, cu = 0, 0
-      if P[q] == w then tu, cu = P[q + 1], P[q + 2] end
+      if q and st.a[q] == w then tu, cu = st.a[q + 1], st.a[q + 2] end
       for c = 0, 1 do
         local over, alone = false, false
         if c == 0 then
@@ -293,23 +329,21 @@ local function admit(o, base)
       local iv, tol = o[a], o[a + 1]
       a = a + 3
       local interval = iv / 1000
-      local R = st.R
       local ri = rate(st, iv, tol)
-      local tat = ri and R[ri + 2] or now_us
+      local tat = ri and st.a[ri + 2] or now_us
       if tat < now_us then tat = now_us end
       ng = ng + 1
       local new = ceil(tat + got[ng] * interval)
       if ri then
-        R[ri + 2] = new
+        st.a[ri + 2] = new
       else
-        local n = #R
-        R[n + 1], R[n + 2], R[n + 3] = iv, tol, new
+        addrate(st, iv, tol, new)
       end
       if new / 1000 > keep then keep = ceil(new / 1000) end
     end
     if conc > 0 or nb > 0 then
       local k = bucket(st, b)
-      local B = st.B
+      local B = st.a
       if conc > 0 then
         B[k + 3] = B[k + 3] + 1
         st.hs = st.hs + 1
@@ -324,7 +358,8 @@ local function admit(o, base)
       local p = o[a]
       a = a + 3
       local w, wend = window(p)
-      local P, q = st.P, 5 * p + 1
+      local q = per(st, p) or addper(st, p)
+      local P = st.a
       if P[q] ~= w then
         P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4] = w, 0, 0, 0, 0
       end
@@ -355,8 +390,8 @@ local function settle(o, base)
     a = a + 4
     if slot == 1 or hold == 1 then
       -- a bucket still present holds what this reservation took: give it back
-      local B = st.B
-      for k = 1, #B, 4 do
+      local B = st.a
+      for k = st.bo + 1, st.n, 4 do
         if B[k] == b then
           if slot == 1 and B[k + 3] > 0 then
             B[k + 3] = B[k + 3] - 1
@@ -376,7 +411,8 @@ local function settle(o, base)
       local p, lt, lc = o[a], o[a + 1], o[a + 2]
       a = a + 3
       local w, wend = window(p)
-      local P, q = st.P, 5 * p + 1
+      local q = per(st, p) or addper(st, p)
+      local P = st.a
       local tu, cu, mt, mc = 0, 0, 0, 0
       if P[q] == w then tu, cu, mt, mc = P[q + 1], P[q + 2], P[q + 3], P[q + 4] end
       tu, cu = tu + ut, cu + uc
@@ -411,9 +447,9 @@ local function usage(o, base)
   local out = {now_us, st.hs, st.ht, st.hc}
   for p = 0, 2 do
     local w, wend = window(p)
-    local P, q = st.P, 5 * p + 1
+    local q = per(st, p)
     local tu, cu = 0, 0
-    if P[q] == w then tu, cu = P[q + 1], P[q + 2] end
+    if q and st.a[q] == w then tu, cu = st.a[q + 1], st.a[q + 2] end
     out[5 + 3 * p], out[6 + 3 * p], out[7 + 3 * p] = tu, cu, wend
   end
   return out
@@ -428,8 +464,8 @@ local function giveback(o, base)
     local st = load(base + o[a])
     local ri = rate(st, o[a + 1], o[a + 2])
     if ri then
-      local tat = st.R[ri + 2]
-      st.R[ri + 2] = max(now_us, ceil(tat - o[a + 1] / 1000 * o[a + 3]))
+      local tat = st.a[ri + 2]
+      st.a[ri + 2] = max(now_us, ceil(tat - o[a + 1] / 1000 * o[a + 3]))
       touch(st, 0)
     end
     a = a + 4
@@ -465,35 +501,41 @@ end
 -- within ttl/2 of what it must outlive.
 for _, st in ipairs(order) do
   if st.dirty then
-    local R, P, B = st.R, st.P, st.B
-    local t, n = {2, 0, #R / 3}, 3
-    for i = 1, #R do t[n + i] = R[i] end
-    n = n + #R + 1
-    local np = n
-    for q = 1, 11, 5 do
-      if P[q] then
-        t[n + 1], t[n + 2], t[n + 3], t[n + 4], t[n + 5], t[n + 6] = (q - 1) / 5, P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4]
-        n = n + 6
+    local t, n = st.a, st.n
+    -- Drop buckets settled to nothing (the last section: in place), and
+    -- rate entries whose arrival time is past (a full bucket, the same as
+    -- none) once they are more than a plan needs.
+    local j = st.bo
+    for i = st.bo + 1, n, 4 do
+      if t[i + 1] > 0 or t[i + 2] > 0 or t[i + 3] > 0 then
+        t[j + 1], t[j + 2], t[j + 3], t[j + 4] = t[i], t[i + 1], t[i + 2], t[i + 3]
+        j = j + 4
       end
     end
-    t[np] = (n - np) / 6
-    n = n + 1
-    local nb = n
-    for i = 1, #B, 4 do
-      -- a bucket settled to nothing is dropped
-      if B[i + 1] > 0 or B[i + 2] > 0 or B[i + 3] > 0 then
-        t[n + 1], t[n + 2], t[n + 3], t[n + 4] = B[i], B[i + 1], B[i + 2], B[i + 3]
-        n = n + 4
+    t[st.bo] = (j - st.bo) / 4
+    n = j
+    if t[3] > 8 then
+      local u, m = {2, 0, 0}, 3
+      for i = 4, st.po - 1, 3 do
+        if t[i + 2] > now_us then
+          u[m + 1], u[m + 2], u[m + 3] = t[i], t[i + 1], t[i + 2]
+          m = m + 3
+        end
       end
+      u[3] = (m - 3) / 3
+      for i = st.po, n do
+        m = m + 1
+        u[m] = t[i]
+      end
+      t, n = u, m
     end
-    t[nb] = (n - nb) / 4
-    local keep = max(st.keep, now_ms)
-    if keep > st.x - ttl / 2 then
-      st.x = keep + ttl
-      t[2] = st.x
-      redis.call('SET', st.key, enc(t, n), 'PXAT', st.x)
+    local keep, x = max(st.keep, now_ms), st.a[2]
+    if keep > x - ttl / 2 then
+      x = keep + ttl
+      t[2] = x
+      redis.call('SET', st.key, enc(t, n), 'PXAT', x)
     else
-      t[2] = st.x
+      t[2] = x
       redis.call('SET', st.key, enc(t, n), 'KEEPTTL')
     end
   end
