@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secureai-go/secureai/internal/testenv"
 	"github.com/secureai-go/secureai/sanitize"
 )
 
@@ -148,7 +149,7 @@ func TestSharedScanReleaseDropsTexts(t *testing.T) {
 // TestSharedScanCleanTextAllocatesNothing checks that a clean prompt's
 // scans reuse pooled storage.
 func TestSharedScanCleanTextAllocatesNothing(t *testing.T) {
-	if raceEnabled {
+	if testenv.Race {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	s, err := newSharedScan(true, true, true, sanitize.InjectionOptions{})

@@ -1,58 +1,14 @@
 package bench
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/zricethezav/gitleaks/v8/detect"
 
+	"github.com/secureai-go/secureai/internal/testenv"
 	"github.com/secureai-go/secureai/sanitize"
 )
-
-// keyRulesDatasets is where the shared detection data sets live.
-func keyRulesDatasets(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("SANITIZE_DATASETS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("data sets missing under CI=true: %v", err)
-		}
-		t.Skipf("data sets not found at %s: %v", dir, err)
-	}
-	return dir
-}
-
-type keyRulesRow struct {
-	Text  string `json:"text"`
-	Label string `json:"label"`
-	Kind  string `json:"kind"`
-}
-
-func keyRulesRows(t testing.TB, path string) []keyRulesRow {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var rows []keyRulesRow
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var r keyRulesRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
 
 // TestKeyRulesAgainstGitleaks measures gitleaks' own detector (v8.30.1,
 // default configuration, DetectString: no file path, no decoding) beside
@@ -60,7 +16,7 @@ func keyRulesRows(t testing.TB, path string) []keyRulesRow {
 // gitleaks figures logged here are the floors of
 // sanitize/keyrules_eval_test.go.
 func TestKeyRulesAgainstGitleaks(t *testing.T) {
-	dir := keyRulesDatasets(t)
+	dir := testenv.Datasets(t)
 	det, err := detect.NewDetectorDefaultConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +30,7 @@ func TestKeyRulesAgainstGitleaks(t *testing.T) {
 	}
 	for _, set := range sets {
 		var gl, ours [4]int // tp, fn, fp, tn
-		for _, r := range keyRulesRows(t, filepath.Join(dir, set.file)) {
+		for _, r := range testenv.Rows(t, filepath.Join(dir, set.file)) {
 			pos := r.Label == set.positive
 			g := len(det.DetectString(r.Text)) > 0
 			o := len(sanitize.ScanSecrets(r.Text))+len(sanitize.ScanKeyRules(r.Text)) > 0

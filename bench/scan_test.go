@@ -1,15 +1,14 @@
 package bench
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/secureai-go/secureai/sanitize"
 	"github.com/zricethezav/gitleaks/v8/detect"
+
+	"github.com/secureai-go/secureai/internal/testenv"
+	"github.com/secureai-go/secureai/sanitize"
 )
 
 // scanBenign returns n bytes of the benign prompt sanitize's own
@@ -82,10 +81,7 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 // the figures TestEvalKeyRules in sanitize/keyrules_eval_test.go holds the
 // union to: 117 of 122 rows (0.959) and 44 of 85 (0.518).
 func TestScanRecallVsGitleaks(t *testing.T) {
-	dir := os.Getenv("SANITIZE_DATASETS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "datasets")
-	}
+	dir := testenv.Datasets(t)
 	s, err := sanitize.NewInputScanner(sanitize.InputScanOptions{SkipPII: true, SkipUnicode: true, SkipInjection: true})
 	if err != nil {
 		t.Fatal(err)
@@ -102,21 +98,8 @@ func TestScanRecallVsGitleaks(t *testing.T) {
 		{"gitleaks/rule_examples.jsonl", 0.95},
 		{"detect-secrets/plugin_tests.jsonl", 0.51},
 	} {
-		f, err := os.Open(filepath.Join(dir, set.file))
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(err)
-			}
-			t.Skipf("data sets not found (set SANITIZE_DATASETS): %v", err)
-		}
 		var rows, glHit, ourHit int
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			var r struct{ Text, Label string }
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatal(err)
-			}
+		for _, r := range testenv.Rows(t, filepath.Join(dir, set.file)) {
 			if r.Label != "secret" {
 				continue
 			}
@@ -127,10 +110,6 @@ func TestScanRecallVsGitleaks(t *testing.T) {
 			if res := s.Scan(r.Text); len(res.Secrets) > 0 {
 				ourHit++
 			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
 		}
 		if rows == 0 {
 			t.Fatalf("%s: no rows labelled secret", set.file)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 // injEvalSet is one data set of the injection evaluation: its rows are
@@ -43,7 +45,7 @@ const (
 // the benign rows (awesome-chatgpt-prompts, self-instruct, llm-guard
 // benign and our hard negatives, which hold the trigger words).
 func TestEvalInjection(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := testenv.Datasets(t)
 	d, err := NewInjectionDetector(InjectionOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +61,7 @@ func TestEvalInjection(t *testing.T) {
 		if filepath.Dir(filepath.Dir(set.path)) == "testdata" {
 			path = set.path
 		}
-		for _, r := range readRows(t, path) {
+		for _, r := range testenv.Rows(t, path) {
 			if r.Label != "injection" && r.Label != "benign" {
 				t.Fatalf("%s: unexpected label %q", set.path, r.Label)
 			}

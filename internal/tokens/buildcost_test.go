@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 // TestBuildCost logs what building each table costs: time, heap allocated
@@ -12,11 +14,11 @@ import (
 //
 //	go test ./internal/tokens -run BuildCost -count=1 -v
 func TestBuildCost(t *testing.T) {
-	if testing.Short() || raceEnabled {
+	if testing.Short() || testenv.Race {
 		t.Skip("measures one-time costs, without -race or -short")
 	}
 	var tab *classTable
-	d, alloc, live := measureBuild(func() { tab = buildClasses() })
+	d, alloc, live := testenv.MeasureBuild(func() { tab = buildClasses() })
 	t.Logf("class table: %v, %.2f MB allocated, %.2f MB live", d.Round(time.Microsecond), alloc, live)
 	for _, name := range bothEncodings {
 		next := nextO200k
@@ -24,7 +26,7 @@ func TestBuildCost(t *testing.T) {
 			next = nextCl100k
 		}
 		var e *encoding
-		d, alloc, live := measureBuild(func() {
+		d, alloc, live := testenv.MeasureBuild(func() {
 			var err error
 			if e, err = loadEncoding(name, next); err != nil {
 				t.Fatal(err)
@@ -34,19 +36,4 @@ func TestBuildCost(t *testing.T) {
 		runtime.KeepAlive(e)
 	}
 	runtime.KeepAlive(tab)
-}
-
-// measureBuild runs build once and returns its duration, the heap it
-// allocated and the heap still live after it (in MB, after a full GC).
-func measureBuild(build func()) (time.Duration, float64, float64) {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	build()
-	d := time.Since(start)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	const mb = 1 << 20
-	return d, float64(after.TotalAlloc-before.TotalAlloc) / mb, (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / mb
 }

@@ -1,12 +1,7 @@
 package tokens
 
 import (
-	"bufio"
-	"encoding/json"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +9,8 @@ import (
 
 	tiktoken "github.com/pkoukk/tiktoken-go"
 	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 // tiktoken-go is the reference our counter must equal, token for token. It
@@ -65,9 +62,15 @@ var bothEncodings = []string{O200kBase, Cl100kBase}
 // both encodings. The data sets are optional locally, required under
 // CI=true.
 func TestCountMatchesDatasets(t *testing.T) {
-	texts := datasetTexts(t)
-	english4K, mixed64K := tokenCorpus()
+	texts := testenv.Texts(t)
+	english4K, mixed64K := testenv.TokenCorpus()
 	texts = append(texts, english4K, mixed64K)
+	// Under the race detector (about 10× slower, and run by CI on 2 cores)
+	// every 16th text is compared with tiktoken-go; ours still counts all.
+	datasetStride := 1
+	if testenv.Race {
+		datasetStride = 16
+	}
 	for _, enc := range bothEncodings {
 		t.Run(enc, func(t *testing.T) {
 			t.Parallel()
@@ -89,46 +92,6 @@ func TestCountMatchesDatasets(t *testing.T) {
 			t.Logf("%d texts counted (%d tokens), %d compared with tiktoken-go", len(texts), total, compared)
 		})
 	}
-}
-
-// datasetTexts returns every "text" field of the shared data sets.
-func datasetTexts(t *testing.T) []string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "datasets")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the data sets are required under CI: %v", err)
-		}
-		t.Skipf("no data sets at %s (%v): counts not compared on them", dir, err)
-	}
-	var texts []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".jsonl" {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
-			var row struct{ Text string }
-			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-				return err
-			}
-			texts = append(texts, row.Text)
-		}
-		return sc.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(texts) == 0 {
-		t.Fatalf("no texts in %s", dir)
-	}
-	return texts
 }
 
 // TestCountMatchesEdgeCases: the corners of the split patterns, one by one.
@@ -231,7 +194,7 @@ func TestClassTable(t *testing.T) {
 // TestCountConcurrent: the first calls, racing to build both encodings,
 // and the calls after agree (run with -race).
 func TestCountConcurrent(t *testing.T) {
-	english4K, _ := tokenCorpus()
+	english4K, _ := testenv.TokenCorpus()
 	want := map[string]int{O200kBase: 890, Cl100kBase: 927}
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -250,7 +213,7 @@ func TestCountConcurrent(t *testing.T) {
 // FuzzCountMatches: our count equals tiktoken-go's on any text, in both
 // encodings.
 func FuzzCountMatches(f *testing.F) {
-	english4K, _ := tokenCorpus()
+	english4K, _ := testenv.TokenCorpus()
 	for _, s := range []string{
 		"", "hello world", "it's THEY'RE", "HTTPServer iPhone", "A\u0301B ǅ ª", "  \n\n\t x  ", "a/b//\n/",
 		"<|endoftext|>", "\xff\xed\xa0\x80", "字 😀 👨‍👩‍👧", "1234 ١٢٣", "\u3000\u2028x", english4K[:300],

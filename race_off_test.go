@@ -1,6 +1,0 @@
-//go:build !race
-
-package secureai
-
-// raceEnabled reports a build with the race detector.
-const raceEnabled = false
