@@ -39,14 +39,11 @@ func (w *walker) strAt(p *string, role, prefix, suffix string) {
 	if *p == "" {
 		return
 	}
+	path := ""
 	if !w.apply {
-		w.fields = append(w.fields, TextField{Path: prefix + suffix, Role: role, Text: *p})
-		return
+		path = prefix + suffix
 	}
-	if w.next < len(w.fields) {
-		*p = w.fields[w.next].Text
-		w.next++
-	}
+	w.str(p, role, path)
 }
 
 func (w *walker) strs(s []string, role, path string) {
