@@ -1,9 +1,6 @@
 package secureai
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -37,21 +34,9 @@ func datasetTexts(t *testing.T) []string {
 	paths, _ := filepath.Glob(filepath.Join("sanitize", "testdata", "injection", "*.jsonl"))
 	var out []string
 	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
+		for _, r := range testenv.Rows(t, p) {
+			out = append(out, r.Text)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			var row struct {
-				Text string `json:"text"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &row); err == nil {
-				out = append(out, row.Text)
-			}
-		}
-		f.Close()
 	}
 	return out
 }
