@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package sanitize
+
+// haveVec is false: the vector filter is written for amd64 only.
+func haveVec() bool { return false }
+
+// keyFilterVec is never called when haveVec is false.
+func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
+	panic("sanitize: no vector keyword filter on this platform")
+}
