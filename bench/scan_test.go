@@ -46,31 +46,59 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, tt := range []struct{ name, text string }{
-		{"benign4KB", scanBenign(4 << 10)},
-		{"benign1MB", scanBenign(1 << 20)},
-		{"secrets4KB", scanWithSecrets()},
+	for _, tt := range []struct {
+		name  string
+		texts []string
+	}{
+		{"benign4KB", []string{scanBenign(4 << 10)}},
+		{"benign1MB", []string{scanBenign(1 << 20)}},
+		{"secrets4KB", []string{scanWithSecrets()}},
+		// Real prompts, each scanned on its own: the benign rows of the
+		// data sets (awesome-chatgpt-prompts and self-instruct).
+		{"prompts", benignPrompts(b)},
 	} {
+		size := 0
+		for _, t := range tt.texts {
+			size += len(t)
+		}
 		var glNs float64
 		b.Run(tt.name+"/gitleaks", func(b *testing.B) {
-			b.SetBytes(int64(len(tt.text)))
+			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
-				gl.DetectString(tt.text)
+				for _, t := range tt.texts {
+					gl.DetectString(t)
+				}
 			}
 			glNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		})
 		b.Run(tt.name+"/secureai", func(b *testing.B) {
-			b.SetBytes(int64(len(tt.text)))
+			b.SetBytes(int64(size))
 			b.ReportAllocs()
+			var r sanitize.InputScan
 			for b.Loop() {
-				s.Scan(tt.text)
+				for _, t := range tt.texts {
+					s.ScanInto(&r, t)
+				}
 			}
 			if ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N); glNs > 0 && ns > 0 {
 				b.ReportMetric(glNs/ns, "x_vs_gitleaks")
 			}
 		})
 	}
+}
+
+// benignPrompts returns the texts of the benign data sets' rows; with no
+// data sets it skips (fails under CI=true).
+func benignPrompts(b *testing.B) []string {
+	dir := testenv.Datasets(b)
+	var texts []string
+	for _, f := range []string{"awesome-chatgpt-prompts/prompts.jsonl", "self-instruct/instructions.jsonl"} {
+		for _, r := range testenv.Rows(b, filepath.Join(dir, f)) {
+			texts = append(texts, r.Text)
+		}
+	}
+	return texts
 }
 
 // TestScanRecallVsGitleaks measures, on the rows labelled "secret" of the

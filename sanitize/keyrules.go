@@ -47,7 +47,41 @@ type keyRuleData struct {
 	// window without them is not searched.
 	needs  []string
 	maxLen int // upper bound of a match's length in bytes; -1: unbounded
-	allow  []keyAllowData
+	// reach, when set, bounds a match around a keyword occurrence k that
+	// starts its keyword part: it starts at most before bytes ahead of k
+	// and ends where the steps lead from k's start.
+	reach  bool
+	before int
+	after  []keyStep
+	// lead, when set, is the lazy run C{0,max}? every match starts with
+	// ahead of its keyword part, and rest the expression without it.
+	lead  *keyLead
+	rest  string
+	allow []keyAllowData
+}
+
+// keyLead is a lazy run of a character class, its rune ranges as
+// regexp/syntax holds them (pairs lo, hi), up to max runes.
+type keyLead struct {
+	max    int
+	ranges []rune
+}
+
+// has reports whether r is in the class.
+func (l *keyLead) has(r rune) bool {
+	for i := 0; i+1 < len(l.ranges); i += 2 {
+		if l.ranges[i] <= r && r <= l.ranges[i+1] {
+			return true
+		}
+	}
+	return false
+}
+
+// keyStep is a step of keyRuleData.after: n more bytes, or (class not
+// nil) on to the end of the run of the bytes in class.
+type keyStep struct {
+	n     int
+	class *[4]uint64
 }
 
 // keyPrefix is a literal prefix; bit i of fold means byte i matches in
@@ -111,11 +145,18 @@ type keyRule struct {
 	before, after  int
 	compiled       func() keyCompiled
 	prefixKeywords bool // prefixes set: the window starts at the hit
+	// anchored: every match starts at a hit that passes the gate, where
+	// the regular expression is run anchored (keyState.anchoredHit)
+	// instead of over a window.
+	anchored bool
 }
 
 type keyCompiled struct {
-	re    *regexp.Regexp
-	allow []keyAllow
+	re *regexp.Regexp
+	// anchored is re anchored at the start of its input, for the rules
+	// that are anchored.
+	anchored *regexp.Regexp
+	allow    []keyAllow
 }
 
 type keyAllow struct {
@@ -151,8 +192,33 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		if d.maxLen >= 0 {
 			r.before, r.after = min(d.maxLen, keyWindowBefore), min(d.maxLen, keyWindowAfter)
 		}
+		// Every match of a rule with literal prefixes starts with one of
+		// them at a hit. Run anchored there, the regular expression stops
+		// as soon as the text cannot match, where over a window it would
+		// try every position of the window; and it sees the text to its
+		// end, as gitleaks does. The rule's leading \b is the gate's
+		// wordBoundaryAt, but only when the prefixes start with a word
+		// byte: anchored, the expression sees no byte before the hit.
+		r.anchored = r.prefixKeywords && (!d.wordStart || !slices.ContainsFunc(d.prefixes, func(p keyPrefix) bool {
+			return !keyWordByte(p.lit[0])
+		}))
+		// A rule whose matches start with a lazy run and then a keyword
+		// (gitleaks' semi-generic rules) runs the rest of its expression
+		// anchored at each hit, and finds the match's start by walking
+		// the run back: no search over a window.
+		src := d.regex
+		switch {
+		case r.anchored:
+		case d.lead != nil:
+			r.anchored, src = true, d.rest
+		}
+		anchored := r.anchored
 		r.compiled = sync.OnceValue(func() keyCompiled {
-			return keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow)}
+			c := keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow)}
+			if anchored {
+				c.anchored = regexp.MustCompile(`^(?:` + src + `)`)
+			}
+			return c
 		})
 		k.rules = append(k.rules, r)
 		for _, kw := range d.keywords {
@@ -466,6 +532,7 @@ type keyPending struct {
 	rule         int
 	a, b         int
 	safeA, safeB bool
+	last         int // for an anchored rule, the end of its last match
 }
 
 // Scan returns the secrets that the rules find in text, as findings of
@@ -587,11 +654,11 @@ func (st *keyState) at(text string, p int) {
 // finish runs the rules over the pending windows and returns the
 // findings, as [KeyRules.Scan] returns them.
 func (st *keyState) finish(text string) []Finding {
-	for _, p := range st.buf[:st.nbuf] {
-		st.out = st.k.flush(st.out, text, p)
+	for i := range st.buf[:st.nbuf] {
+		st.out = st.k.flush(st.out, text, &st.buf[i])
 	}
-	for _, p := range st.more {
-		st.out = st.k.flush(st.out, text, p)
+	for i := range st.more {
+		st.out = st.k.flush(st.out, text, &st.more[i])
 	}
 	st.nbuf, st.more = 0, st.more[:0]
 	return dedupeFindings(st.out)
@@ -710,12 +777,22 @@ func isSpaceByte(c byte) bool {
 func (st *keyState) hit(text string, ri, start, end int) {
 	k := st.k
 	r := &k.rules[ri]
+	if r.anchored {
+		st.anchoredHit(text, ri, start)
+		return
+	}
 	var a, b int
 	var safeA, safeB bool
-	if r.prefixKeywords {
+	switch {
+	case r.prefixKeywords:
 		a, safeA = start, true
 		b, safeB = snapEnd(text, start+r.after)
-	} else {
+	case r.d.reach:
+		// One byte more each side: a match that reaches its bound is not
+		// at the window's edge, where it would be dropped as cut short.
+		a, safeA = snapStart(text, start-r.d.before-1)
+		b, safeB = snapEnd(text, keyReach(text, start, r.d.after)+1)
+	default:
 		a, safeA = snapStart(text, start-r.before)
 		b, safeB = snapEnd(text, end+r.after)
 	}
@@ -723,19 +800,57 @@ func (st *keyState) hit(text string, ri, start, end int) {
 	p := st.pendingOf(ri)
 	switch {
 	case p == nil:
-		if st.nbuf < len(st.buf) {
-			st.buf[st.nbuf] = w
-			st.nbuf++
-		} else {
-			st.more = append(st.more, w)
-		}
+		st.add(w)
 	case a <= p.b:
 		if b > p.b {
 			p.b, p.safeB = b, safeB
 		}
 	default:
-		st.out = k.flush(st.out, text, *p)
+		st.out = k.flush(st.out, text, p)
 		*p = w
+	}
+}
+
+// keyReach returns where the steps lead from p (see keyRuleData.after):
+// a bound on the end of a match whose keyword part starts at p.
+func keyReach(text string, p int, steps []keyStep) int {
+	for _, s := range steps {
+		if s.class == nil {
+			p += s.n
+			continue
+		}
+		for p < len(text) && s.class[text[p]>>6]&(1<<(text[p]&63)) != 0 {
+			p++
+		}
+	}
+	return p
+}
+
+// anchoredHit records a hit of the anchored rule ri at start. The rule's
+// pending entry holds the hits' starts [a, b) not yet run and, in last,
+// the end of the rule's last match. The automaton reports a hit at its
+// end, so a hit may come after one that starts later (a keyword inside a
+// longer one): it joins the entry, which flush runs in order of start.
+func (st *keyState) anchoredHit(text string, ri, start int) {
+	p := st.pendingOf(ri)
+	switch {
+	case p == nil:
+		st.add(keyPending{rule: ri, a: start, b: start + 1})
+	case start <= p.b:
+		p.a, p.b = min(p.a, start), max(p.b, start+1)
+	default:
+		st.out = st.k.flush(st.out, text, p)
+		p.a, p.b = start, start+1
+	}
+}
+
+// add adds a pending entry.
+func (st *keyState) add(w keyPending) {
+	if st.nbuf < len(st.buf) {
+		st.buf[st.nbuf] = w
+		st.nbuf++
+	} else {
+		st.more = append(st.more, w)
 	}
 }
 
@@ -791,10 +906,40 @@ func snapEnd(text string, b int) (int, bool) {
 	return b, false
 }
 
-// flush runs the pending window's rule over it and records its findings.
-func (k *KeyRules) flush(out []Finding, text string, p keyPending) []Finding {
+// flush runs the pending window's rule over it and records its findings;
+// for an anchored rule, it runs the rule at each hit in the entry, in
+// order, that no earlier match of the rule covers.
+func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 	pa, pb := p.a, p.b
 	r := &k.rules[p.rule]
+	if r.anchored {
+		c := r.compiled()
+		for q := max(pa, p.last); q < pb; q = max(q+1, p.last) {
+			if r.d.lead == nil && !r.gate(text, q, q) {
+				continue
+			}
+			m := c.anchored.FindStringSubmatchIndex(text[q:])
+			if m == nil {
+				continue
+			}
+			if l := r.d.lead; l != nil {
+				// The match starts as far back as the lazy run reaches:
+				// from there on, the leftmost start, it matches too.
+				s := q
+				for n := 0; n < l.max && s > p.last; n++ {
+					ru, w := utf8.DecodeLastRuneInString(text[:s])
+					if !l.has(ru) {
+						break
+					}
+					s -= w
+				}
+				m[0] = s - q
+			}
+			p.last = q + m[1]
+			out = k.record(out, text, r, &c, m, q)
+		}
+		return out
+	}
 	for _, w := range r.d.needs {
 		if !keyContainsFold(text[pa:pb], w) {
 			return out
@@ -802,48 +947,55 @@ func (k *KeyRules) flush(out []Finding, text string, p keyPending) []Finding {
 	}
 	c := r.compiled()
 	for _, m := range c.re.FindAllStringSubmatchIndex(text[pa:pb], -1) {
-		m0, m1 := m[0]+pa, m[1]+pa
-		if m0 == pa && !p.safeA || m1 == pb && !p.safeB {
+		if m[0] == 0 && !p.safeA || m[1] == pb-pa && !p.safeB {
 			continue // the window may have cut the text short
 		}
-		for m0 < m1 && text[m0] == '\n' {
-			m0++
-		}
-		for m1 > m0 && text[m1-1] == '\n' {
-			m1--
-		}
-		if m1 <= m0 {
-			continue
-		}
-		s0, s1 := m0, m1
-		if g := r.d.secretGroup; g > 0 {
-			if 2*g+1 >= len(m) || m[2*g] < 0 {
-				continue
-			}
-			s0, s1 = m[2*g]+pa, m[2*g+1]+pa
-		} else {
-			for g := 1; 2*g+1 < len(m); g++ {
-				if m[2*g] >= 0 && m[2*g+1] > m[2*g] {
-					s0, s1 = m[2*g]+pa, m[2*g+1]+pa
-					break
-				}
-			}
-		}
-		s0, s1 = max(s0, m0), min(s1, m1)
-		if s1 <= s0 {
-			continue
-		}
-		secret := text[s0:s1]
-		if r.d.entropy != 0 && keyEntropy(secret) <= r.d.entropy {
-			continue
-		}
-		lower := strings.ToLower(secret)
-		if allowed(k.global(), text, m0, m1, s0, s1, lower) || allowed(c.allow, text, m0, m1, s0, s1, lower) {
-			continue
-		}
-		out = append(out, Finding{Kind: KindSecret, Type: r.d.typ, Start: s0, End: s1})
+		out = k.record(out, text, r, &c, m, pa)
 	}
 	return out
+}
+
+// record appends to out the finding of the match m of rule r, whose
+// indexes are relative to base, unless the rule's checks (secret group,
+// entropy, allowlists) let it go.
+func (k *KeyRules) record(out []Finding, text string, r *keyRule, c *keyCompiled, m []int, base int) []Finding {
+	m0, m1 := m[0]+base, m[1]+base
+	for m0 < m1 && text[m0] == '\n' {
+		m0++
+	}
+	for m1 > m0 && text[m1-1] == '\n' {
+		m1--
+	}
+	if m1 <= m0 {
+		return out
+	}
+	s0, s1 := m0, m1
+	if g := r.d.secretGroup; g > 0 {
+		if 2*g+1 >= len(m) || m[2*g] < 0 {
+			return out
+		}
+		s0, s1 = m[2*g]+base, m[2*g+1]+base
+	} else {
+		for g := 1; 2*g+1 < len(m); g++ {
+			if m[2*g] >= 0 && m[2*g+1] > m[2*g] {
+				s0, s1 = m[2*g]+base, m[2*g+1]+base
+				break
+			}
+		}
+	}
+	s0, s1 = max(s0, m0), min(s1, m1)
+	if s1 <= s0 {
+		return out
+	}
+	secret := text[s0:s1]
+	if r.d.entropy != 0 && keyEntropy(secret) <= r.d.entropy {
+		return out
+	}
+	lower := strings.ToLower(secret)
+	if allowed(k.global(), text, m0, m1, s0, s1, lower) || allowed(c.allow, text, m0, m1, s0, s1, lower) {
+		return out
+	}
+	return append(out, Finding{Kind: KindSecret, Type: r.d.typ, Start: s0, End: s1})
 }
 
 // allowed reports whether any of the allowlists lets the finding go.

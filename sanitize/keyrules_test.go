@@ -61,12 +61,18 @@ func (k *KeyRules) scanReference(text string) []Finding {
 		b[i] = keyLower(c)
 	}
 	lower := string(b)
+	// Each rule over the whole text with FindAll, the anchored ones too.
+	ref := *k
+	ref.rules = slices.Clone(k.rules)
+	for i := range ref.rules {
+		ref.rules[i].anchored = false
+	}
 	var out []Finding
-	for ri, r := range k.rules {
+	for ri, r := range ref.rules {
 		if !slices.ContainsFunc(r.d.keywords, func(kw string) bool { return strings.Contains(lower, kw) }) {
 			continue
 		}
-		out = k.flush(out, text, keyPending{rule: ri, a: 0, b: len(text), safeA: true, safeB: true})
+		out = ref.flush(out, text, &keyPending{rule: ri, a: 0, b: len(text), safeA: true, safeB: true})
 	}
 	return dedupeFindings(out)
 }
@@ -207,6 +213,11 @@ func FuzzKeyRules(f *testing.F) {
 		secCheckFindings(t, text, fs) // in range, sorted, non-overlapping, rune boundaries
 		if ref := DefaultKeyRules().scanAutomaton(text); !slices.Equal(fs, ref) {
 			t.Fatalf("Scan %+v, automaton alone %+v", fs, ref)
+		}
+		// The windows and the anchored runs lose nothing against each
+		// rule over the whole text.
+		if ref := DefaultKeyRules().scanReference(text); !slices.Equal(fs, ref) {
+			t.Fatalf("Scan %+v, whole text %+v", fs, ref)
 		}
 		for _, x := range fs {
 			if x.Kind != KindSecret || x.Type == "" {

@@ -75,7 +75,31 @@ type rule struct {
 	assignMin   int
 	needs       []string
 	maxLen      int
-	allows      []allow
+	// reach, when set, bounds a match around the keyword it starts its
+	// keyword part with (see keywordReach).
+	reach  bool
+	before int
+	after  []step
+	// lead, when set, is the lazy run every match starts with, ahead of
+	// its keyword part; rest is the expression without it.
+	lead   *lead
+	rest   string
+	allows []allow
+}
+
+// lead is a leading C{0,max}? of a rule's expression: ranges are C's rune
+// ranges, as syntax.Regexp.Rune holds them.
+type lead struct {
+	ranges []rune
+	max    int
+}
+
+// step is one part of the bound on how far a match reaches after its
+// keyword's start: n more bytes, or (class not nil) to the end of the run
+// of bytes in class.
+type step struct {
+	n     int
+	class *[4]uint64
 }
 
 func run(out string) error {
@@ -153,6 +177,10 @@ func run(out string) error {
 			kr.assignMin = secretRun(re, kr.secretGroup)
 		}
 		kr.prefixes, kr.wordStart = startPrefixes(re, kr.keywords)
+		if len(kr.prefixes) == 0 {
+			kr.before, kr.after, kr.reach = keywordReach(re, kr.keywords)
+			kr.lead, kr.rest = leadRun(src, kr.keywords)
+		}
 		kr.needs = needs(re)
 		for _, a := range r.Allowlists {
 			if ka, ok := convAllow(a); ok {
@@ -422,6 +450,218 @@ func minLen(re *syntax.Regexp) int {
 	return 0
 }
 
+// keywordReach bounds where a match of re lies around a keyword: when re
+// is a concatenation whose first part that starts with one of the
+// keywords (every match of it does) is preceded by parts of at most
+// before bytes in all, every match starts at most before bytes ahead of a
+// keyword occurrence k, and ends at most where the steps lead from k's
+// start: each later part adds its maximal length, or, unbounded, runs to
+// the end of the run of the bytes it can match. ok is false when re has
+// no such shape or a part can match any byte.
+func keywordReach(re *syntax.Regexp, keywords []string) (before int, steps []step, ok bool) {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpConcat {
+		return 0, nil, false
+	}
+	k := -1
+	for i, sub := range re.Sub {
+		allKeywords := func(ws []string) bool {
+			return len(ws) > 0 && !slices.ContainsFunc(ws, func(w string) bool {
+				return !slices.ContainsFunc(keywords, func(k string) bool { return strings.HasPrefix(strings.ToLower(w), k) })
+			})
+		}
+		var lits []string
+		if ps, ok := prefixes(sub); ok {
+			for _, p := range ps {
+				lits = append(lits, p.lit)
+			}
+		}
+		// The literal prefixes may stop short of a keyword ("passw" of
+		// passw(?:or)?d); the strings themselves, if few, do not.
+		if ws, ok := expand(sub, 512); allKeywords(lits) || ok && allKeywords(ws) {
+			k = i
+			break
+		}
+		n := maxLen(sub)
+		if n < 0 {
+			return 0, nil, false
+		}
+		before += n
+	}
+	if k < 0 {
+		return 0, nil, false
+	}
+	for _, sub := range re.Sub[k:] {
+		if n := maxLen(sub); n >= 0 {
+			if len(steps) > 0 && steps[len(steps)-1].class == nil {
+				steps[len(steps)-1].n += n
+			} else {
+				steps = append(steps, step{n: n})
+			}
+			continue
+		}
+		c, ok := byteClass(sub)
+		if !ok {
+			return 0, nil, false
+		}
+		steps = append(steps, step{class: c})
+	}
+	return before, steps, true
+}
+
+// leadRun returns, when the expression src is a concatenation whose
+// first part is a lazy run C{0,max}? of a character class and whose second
+// part starts with one of the keywords, that run and the rest of the
+// expression. Every match then starts with at most max runes of C and
+// then a keyword occurrence: run anchored at the occurrence, the rest
+// finds the match's end, and the run back from it the match's start.
+func leadRun(src string, keywords []string) (*lead, string) {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 3 {
+		return nil, ""
+	}
+	l := re.Sub[0]
+	if l.Op != syntax.OpRepeat || l.Min != 0 || l.Max < 1 || l.Flags&syntax.NonGreedy == 0 ||
+		l.Sub[0].Op != syntax.OpCharClass {
+		return nil, ""
+	}
+	ws, ok := expand(re.Sub[1].Simplify(), 512)
+	if !ok || len(ws) == 0 || slices.ContainsFunc(ws, func(w string) bool {
+		return !slices.ContainsFunc(keywords, func(k string) bool { return strings.HasPrefix(strings.ToLower(w), k) })
+	}) {
+		return nil, ""
+	}
+	rest := *re
+	rest.Sub = re.Sub[1:]
+	if _, err := regexp.Compile(rest.String()); err != nil {
+		return nil, ""
+	}
+	return &lead{ranges: slices.Clone(l.Sub[0].Rune), max: l.Max}, rest.String()
+}
+
+// expand returns every string re matches, its case-folded letters in
+// lower case, when they are at most limit ASCII strings; ok is false
+// otherwise (a repetition, a large class).
+func expand(re *syntax.Regexp, limit int) (ws []string, ok bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpCapture:
+		return expand(re.Sub[0], limit)
+	case syntax.OpLiteral:
+		// Case-folded letters in lower case only: the strings are
+		// compared with the keywords ignoring case.
+		var b strings.Builder
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf {
+				return nil, false
+			}
+			if re.Flags&syntax.FoldCase != 0 {
+				r = unicode.ToLower(r)
+			}
+			b.WriteRune(r)
+		}
+		return []string{b.String()}, true
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if r >= utf8.RuneSelf || len(ws) == limit {
+					return nil, false
+				}
+				ws = append(ws, string(r))
+			}
+		}
+		return ws, true
+	case syntax.OpQuest:
+		sub, ok := expand(re.Sub[0], limit-1)
+		return append([]string{""}, sub...), ok
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			sw, ok := expand(sub, limit-len(ws))
+			if !ok {
+				return nil, false
+			}
+			ws = append(ws, sw...)
+		}
+		return ws, true
+	case syntax.OpConcat:
+		ws = []string{""}
+		for _, sub := range re.Sub {
+			sw, ok := expand(sub, limit)
+			if !ok || len(ws)*len(sw) > limit {
+				return nil, false
+			}
+			var next []string
+			for _, a := range ws {
+				for _, b := range sw {
+					next = append(next, a+b)
+				}
+			}
+			ws = next
+		}
+		return ws, true
+	}
+	return nil, false
+}
+
+// byteClass returns the bytes that a match of re can hold; every byte >=
+// 0x80 when re can match a rune outside ASCII (case folding adds K and ſ
+// to k and s). ok is false when re can match any byte.
+func byteClass(re *syntax.Regexp) (c *[4]uint64, ok bool) {
+	c = new([4]uint64)
+	high := func() {
+		for b := 0x80; b < 0x100; b++ {
+			c[b>>6] |= 1 << (b & 63)
+		}
+	}
+	var add func(r rune, fold bool)
+	add = func(r rune, fold bool) {
+		if r >= utf8.RuneSelf {
+			high()
+			return
+		}
+		c[r>>6] |= 1 << (r & 63)
+		if fold {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				add(f, false)
+			}
+		}
+	}
+	var walk func(*syntax.Regexp) bool
+	walk = func(re *syntax.Regexp) bool {
+		switch re.Op {
+		case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+			return false
+		case syntax.OpLiteral:
+			for _, r := range re.Rune {
+				add(r, re.Flags&syntax.FoldCase != 0)
+			}
+		case syntax.OpCharClass:
+			for i := 0; i+1 < len(re.Rune); i += 2 {
+				for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+					if r >= utf8.RuneSelf {
+						high()
+						break
+					}
+					add(r, false)
+				}
+			}
+		}
+		for _, s := range re.Sub {
+			if !walk(s) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(re) {
+		return nil, false
+	}
+	return c, true
+}
+
 // startPrefixes returns the literal ASCII strings every match of re starts
 // with, and whether a \b precedes them, when each of them begins with one
 // of the rule's keywords (so that the keyword hit is where the match
@@ -591,6 +831,21 @@ SOFTWARE.`
 			p("needs: %#v,\n", r.needs)
 		}
 		p("maxLen: %d,\n", r.maxLen)
+		if r.reach {
+			p("reach: true,\nbefore: %d,\nafter: []keyStep{", r.before)
+			for _, st := range r.after {
+				if st.class == nil {
+					p("{n: %d}, ", st.n)
+				} else {
+					p("{class: &[4]uint64{%#x, %#x, %#x, %#x}}, ", st.class[0], st.class[1], st.class[2], st.class[3])
+				}
+			}
+			p("},\n")
+		}
+		if r.lead != nil {
+			p("lead: &keyLead{max: %d, ranges: %#v},\n", r.lead.max, r.lead.ranges)
+			p("rest: %s,\n", goString(r.rest))
+		}
 		if len(r.allows) > 0 {
 			p("allow: []keyAllowData{\n")
 			for _, a := range r.allows {
