@@ -1,9 +1,12 @@
 package sanitize
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 func TestKeyRulesData(t *testing.T) {
@@ -261,5 +264,41 @@ func TestKeyRulesSkipExact(t *testing.T) {
 				t.Errorf("%.40q: Scan %+v, automaton alone %+v", text[cut:], got, want)
 			}
 		}
+	}
+}
+
+// TestAllowRegexSplit checks that an allowlist expression split into its
+// branches matches exactly where the whole expression does, on the
+// data sets' texts and their lines and on targets made for the branches.
+func TestAllowRegexSplit(t *testing.T) {
+	targets := []string{"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "accessor_key = abc",
+		"MONKEY=1", "Monkey", "monkey", "FOO=\nBAR=\n", "io.jsonwebtoken : jjwt-api", "key_alias: x",
+		"\u212Aey_alias: x", "credentials_id=5", "a.b=\nc.d=\n", "public-token", "csrf_token", ""}
+	if !testing.Short() && !testenv.Race {
+		for _, text := range testenv.Texts(t) {
+			targets = append(targets, strings.Split(text, "\n")...)
+		}
+	}
+	k := DefaultKeyRules()
+	var data []keyAllowData
+	for _, r := range k.rules {
+		data = append(data, r.d.allow...)
+	}
+	split := 0
+	for _, d := range append(data, keyRulesGlobalAllow...) {
+		for _, src := range d.regexes {
+			a, whole := compileAllowRegex(src), regexp.MustCompile(src)
+			if a.whole == nil {
+				split++
+			}
+			for _, tg := range targets {
+				if got, want := a.match(tg), whole.MatchString(tg); got != want {
+					t.Errorf("%s on %q: split %v, whole %v", src, tg, got, want)
+				}
+			}
+		}
+	}
+	if split == 0 {
+		t.Fatal("no allowlist expression was split")
 	}
 }
