@@ -533,7 +533,11 @@ type keyPending struct {
 	rule         int
 	a, b         int
 	safeA, safeB bool
-	last         int // for an anchored rule, the end of its last match
+	last         int  // for an anchored rule, the end of its last match
+	read         int  // bytes the anchored runs read
+	covered      int  // bytes in the union of the runs' reads
+	coverEnd     int  // end of the last run's read
+	window       bool // [a, b) is a window, not hit starts (see anchoredHit)
 }
 
 // Scan returns the secrets that the rules find in text, as findings of
@@ -778,8 +782,7 @@ func isSpaceByte(c byte) bool {
 func (st *keyState) hit(text string, ri, start, end int) {
 	k := st.k
 	r := &k.rules[ri]
-	if r.anchored {
-		st.anchoredHit(text, ri, start)
+	if r.anchored && st.anchoredHit(text, ri, start) {
 		return
 	}
 	var a, b int
@@ -797,17 +800,26 @@ func (st *keyState) hit(text string, ri, start, end int) {
 		a, safeA = snapStart(text, start-r.before)
 		b, safeB = snapEnd(text, end+r.after)
 	}
-	w := keyPending{rule: ri, a: a, b: b, safeA: safeA, safeB: safeB}
 	p := st.pendingOf(ri)
+	if p != nil && a <= p.last {
+		// No match starts inside the rule's last one.
+		a, safeA = p.last, true
+	}
+	w := keyPending{rule: ri, a: a, b: b, safeA: safeA, safeB: safeB, window: true}
 	switch {
 	case p == nil:
 		st.add(w)
+	case p.a == p.b:
+		// Empty: an anchored rule that just went on with windows.
+		w.last = p.last
+		*p = w
 	case a <= p.b:
 		if b > p.b {
 			p.b, p.safeB = b, safeB
 		}
 	default:
 		st.out = k.flush(st.out, text, p)
+		w.last = p.last
 		*p = w
 	}
 }
@@ -827,23 +839,47 @@ func keyReach(text string, p int, steps []keyStep) int {
 	return p
 }
 
-// anchoredHit records a hit of the anchored rule ri at start. The rule's
-// pending entry holds the hits' starts [a, b) not yet run and, in last,
-// the end of the rule's last match. The automaton reports a hit at its
-// end, so a hit may come after one that starts later (a keyword inside a
-// longer one): it joins the entry, which flush runs in order of start.
-func (st *keyState) anchoredHit(text string, ri, start int) {
+// anchoredHit records a hit of the anchored rule ri at start, and reports
+// whether it did. The rule's pending entry holds the hits' starts [a, b)
+// not yet run and, in last, the end of the rule's last match. The
+// automaton reports a hit at its end, so a hit may come after one that
+// starts later (a keyword inside a longer one): it joins the entry, which
+// flush runs in order of start.
+//
+// Each anchored run reads at most a window's length, but runs are not
+// merged as windows are: once a rule's runs in one scan have read more
+// than keyAnchorOverlap times the bytes they cover, plus keyAnchorSlack
+// (a text dense with its keywords, where runs of a window's length
+// overlap), the rule goes on with windows (one search over each byte at
+// most), and anchoredHit reports false. Runs bounded by a rule's reach
+// are short and overlap little, so dense short matches stay anchored.
+func (st *keyState) anchoredHit(text string, ri, start int) bool {
 	p := st.pendingOf(ri)
 	switch {
 	case p == nil:
 		st.add(keyPending{rule: ri, a: start, b: start + 1})
+	case p.window:
+		return false
 	case start <= p.b:
 		p.a, p.b = min(p.a, start), max(p.b, start+1)
 	default:
 		st.out = st.k.flush(st.out, text, p)
+		if p.read > keyAnchorOverlap*p.covered+keyAnchorSlack {
+			// On with windows, from after the last match: the entry is
+			// empty until hit adds this one.
+			p.a, p.b, p.window = p.last, p.last, true
+			return false
+		}
 		p.a, p.b = start, start+1
 	}
+	return true
 }
+
+// See anchoredHit.
+const (
+	keyAnchorOverlap = 32
+	keyAnchorSlack   = 16 << 10
+)
 
 // add adds a pending entry.
 func (st *keyState) add(w keyPending) {
@@ -913,14 +949,27 @@ func snapEnd(text string, b int) (int, bool) {
 func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 	pa, pb := p.a, p.b
 	r := &k.rules[p.rule]
-	if r.anchored {
+	if r.anchored && !p.window {
+		// An anchored rule's hit starts, in order: each run reads the
+		// text up to the rule's reach, or a window's length; a match that
+		// ends there (cut short, or an end-of-text assertion holding at
+		// the cut) is dropped unless the cut is a safe window edge.
 		c := r.compiled()
 		for q := max(pa, p.last); q < pb; q = max(q+1, p.last) {
 			if r.d.lead == nil && !r.gate(text, q, q) {
 				continue
 			}
-			m := c.anchored.FindStringSubmatchIndex(text[q:])
-			if m == nil {
+			e, safe := snapEnd(text, q+r.after)
+			if r.d.reach {
+				if b := keyReach(text, q, r.d.after) + 1; b < e {
+					e, safe = b, false
+				}
+			}
+			p.read += e - q
+			p.covered += max(0, e-max(q, p.coverEnd))
+			p.coverEnd = max(p.coverEnd, e)
+			m := c.anchored.FindStringSubmatchIndex(text[q:e])
+			if m == nil || q+m[1] == e && !safe {
 				continue
 			}
 			if l := r.d.lead; l != nil {

@@ -72,6 +72,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"a3-"},
 		maxLen:    40,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 40}},
 	},
 	{
 		id:       "1password-service-account-token",
@@ -82,6 +85,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"ops_eyJ", 0x0}},
 		needs:    []string{"ops_eyj"},
 		maxLen:   -1,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 7}, {class: &[4]uint64{0x3ff880000000000, 0x7fffffe07fffffe, 0x0, 0x0}}, {n: 3}},
 	},
 	{
 		id:        "adafruit-api-key",
@@ -124,6 +130,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"p8e-"},
 		maxLen:    102,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 102}},
 	},
 	{
 		id:       "age-secret-key",
@@ -133,6 +142,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"AGE-SECRET-KEY-1", 0x0}},
 		needs:    []string{"age-secret-key-1"},
 		maxLen:   74,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 74}},
 	},
 	{
 		id:        "airtable-api-key",
@@ -182,6 +194,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"ltai"},
 		maxLen:    66,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 66}},
 	},
 	{
 		id:        "alibaba-secret-key",
@@ -208,6 +223,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sk-ant-admin01-"},
 		maxLen:    112,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 112}},
 	},
 	{
 		id:        "anthropic-api-key",
@@ -218,6 +236,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sk-ant-api03-"},
 		maxLen:    110,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 110}},
 	},
 	{
 		id:        "artifactory-api-key",
@@ -229,6 +250,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"akcp"},
 		maxLen:    73,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 73}},
 	},
 	{
 		id:        "artifactory-reference-token",
@@ -240,6 +264,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"cmvmd"},
 		maxLen:    64,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 64}},
 	},
 	{
 		id:        "asana-client-id",
@@ -297,6 +324,9 @@ var keyRulesData = []keyRuleData{
 		prefixes:  []keyPrefix{{"A3T", 0x0}, {"ABIA", 0x0}, {"ACCA", 0x0}, {"AKIA", 0x0}, {"ASIA", 0x0}},
 		wordStart: true,
 		maxLen:    20,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 20}},
 		allow: []keyAllowData{
 			{
 				target: "secret",
@@ -316,6 +346,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"absk"},
 		maxLen:    277,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 277}},
 	},
 	{
 		id:       "aws-amazon-bedrock-api-key-short-lived",
@@ -433,6 +466,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"4b1d"},
 		maxLen:    42,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 42}},
 	},
 	{
 		id:       "clojars-api-token",
@@ -443,6 +479,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"CLOJARS_", 0x7f}},
 		needs:    []string{"clojars_"},
 		maxLen:   212,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 212}},
 	},
 	{
 		id:        "cloudflare-api-key",
@@ -486,6 +525,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"v1.0-"},
 		maxLen:    178,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 178}},
 	},
 	{
 		id:        "codecov-access-token",
@@ -617,6 +659,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"dapi"},
 		maxLen:    40,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 40}},
 	},
 	{
 		id:        "datadog-access-token",
@@ -658,6 +703,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"doo_v1_"},
 		maxLen:    73,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 73}},
 	},
 	{
 		id:        "digitalocean-pat",
@@ -669,6 +717,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"dop_v1_"},
 		maxLen:    73,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 73}},
 	},
 	{
 		id:        "digitalocean-refresh-token",
@@ -679,6 +730,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"dor_v1_"},
 		maxLen:    97,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 97}},
 	},
 	{
 		id:        "discord-api-token",
@@ -736,6 +790,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"dp.pt.", 0x0}},
 		needs:    []string{"dp.pt."},
 		maxLen:   135,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 135}},
 	},
 	{
 		id:        "droneci-access-token",
@@ -805,6 +862,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"duffel_live", 0x0}, {"duffel_test", 0x0}},
 		needs:    []string{"duffel_"},
 		maxLen:   141,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 141}},
 	},
 	{
 		id:       "dynatrace-api-token",
@@ -815,6 +875,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"dt0c01.", 0x0}},
 		needs:    []string{"dt0c01."},
 		maxLen:   275,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 275}},
 	},
 	{
 		id:        "easypost-api-token",
@@ -826,6 +889,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"ezak"},
 		maxLen:    166,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 166}},
 	},
 	{
 		id:        "easypost-test-api-token",
@@ -837,6 +903,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"eztk"},
 		maxLen:    166,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 166}},
 	},
 	{
 		id:        "etsy-access-token",
@@ -970,6 +1039,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"FLWSECK_TEST-", 0x0}},
 		needs:    []string{"flwseck_test-"},
 		maxLen:   25,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 25}},
 	},
 	{
 		id:       "flutterwave-public-key",
@@ -980,6 +1052,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"FLWPUBK_TEST-", 0x0}},
 		needs:    []string{"flwpubk_test-"},
 		maxLen:   53,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 53}},
 	},
 	{
 		id:       "flutterwave-secret-key",
@@ -990,6 +1065,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"FLWSECK_TEST-", 0x0}},
 		needs:    []string{"flwseck_test-"},
 		maxLen:   53,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 53}},
 	},
 	{
 		id:        "flyio-access-token",
@@ -1000,6 +1078,9 @@ var keyRulesData = []keyRuleData{
 		prefixes:  []keyPrefix{{"fm1", 0x0}, {"fm2_", 0x0}, {"fo1_", 0x0}},
 		wordStart: true,
 		maxLen:    -1,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{class: &[4]uint64{0x23ffa80000000000, 0x7fffffe87fffffe, 0x0, 0x0}}, {n: 2}},
 	},
 	{
 		id:       "frameio-api-token",
@@ -1009,6 +1090,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"fio-u-", 0x0}},
 		needs:    []string{"fio-u-"},
 		maxLen:   198,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 198}},
 	},
 	{
 		id:       "freemius-secret-key",
@@ -1047,6 +1131,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"aiza"},
 		maxLen:    41,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 41}},
 		allow: []keyAllowData{
 			{
 				target: "secret",
@@ -1307,6 +1394,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"github_pat_", 0x0}},
 		needs:    []string{"github_pat_"},
 		maxLen:   93,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 93}},
 	},
 	{
 		id:       "github-oauth",
@@ -1317,6 +1407,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"gho_", 0x0}},
 		needs:    []string{"gho_"},
 		maxLen:   40,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 40}},
 	},
 	{
 		id:       "github-pat",
@@ -1327,6 +1420,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"ghp_", 0x0}},
 		needs:    []string{"ghp_"},
 		maxLen:   40,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 40}},
 	},
 	{
 		id:       "github-refresh-token",
@@ -1337,6 +1433,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"ghr_", 0x0}},
 		needs:    []string{"ghr_"},
 		maxLen:   40,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 40}},
 	},
 	{
 		id:       "gitlab-cicd-job-token",
@@ -1347,6 +1446,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glcbt-", 0x0}},
 		needs:    []string{"glcbt-"},
 		maxLen:   32,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 32}},
 	},
 	{
 		id:       "gitlab-deploy-token",
@@ -1357,6 +1459,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"gldt-", 0x0}},
 		needs:    []string{"gldt-"},
 		maxLen:   25,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 25}},
 	},
 	{
 		id:       "gitlab-feature-flag-client-token",
@@ -1367,6 +1472,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glffct-", 0x0}},
 		needs:    []string{"glffct-"},
 		maxLen:   27,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 27}},
 	},
 	{
 		id:       "gitlab-feed-token",
@@ -1377,6 +1485,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glft-", 0x0}},
 		needs:    []string{"glft-"},
 		maxLen:   25,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 25}},
 	},
 	{
 		id:       "gitlab-incoming-mail-token",
@@ -1387,6 +1498,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glimt-", 0x0}},
 		needs:    []string{"glimt-"},
 		maxLen:   31,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 31}},
 	},
 	{
 		id:       "gitlab-kubernetes-agent-token",
@@ -1397,6 +1511,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glagent-", 0x0}},
 		needs:    []string{"glagent-"},
 		maxLen:   58,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 58}},
 	},
 	{
 		id:       "gitlab-oauth-app-secret",
@@ -1407,6 +1524,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"gloas-", 0x0}},
 		needs:    []string{"gloas-"},
 		maxLen:   70,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 70}},
 	},
 	{
 		id:       "gitlab-pat",
@@ -1417,6 +1537,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glpat-", 0x0}},
 		needs:    []string{"glpat-"},
 		maxLen:   26,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 26}},
 	},
 	{
 		id:        "gitlab-pat-routable",
@@ -1428,6 +1551,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"glpat-"},
 		maxLen:    316,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 316}},
 	},
 	{
 		id:       "gitlab-ptt",
@@ -1438,6 +1564,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glptt-", 0x0}},
 		needs:    []string{"glptt-"},
 		maxLen:   46,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 46}},
 	},
 	{
 		id:       "gitlab-rrt",
@@ -1448,6 +1577,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"GR1348941", 0x0}},
 		needs:    []string{"gr1348941"},
 		maxLen:   29,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 29}},
 	},
 	{
 		id:       "gitlab-runner-authentication-token",
@@ -1458,6 +1590,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glrt-", 0x0}},
 		needs:    []string{"glrt-"},
 		maxLen:   25,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 25}},
 	},
 	{
 		id:        "gitlab-runner-authentication-token-routable",
@@ -1469,6 +1604,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"glrt-t"},
 		maxLen:    318,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 318}},
 	},
 	{
 		id:       "gitlab-scim-token",
@@ -1479,6 +1617,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"glsoat-", 0x0}},
 		needs:    []string{"glsoat-"},
 		maxLen:   27,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 27}},
 	},
 	{
 		id:       "gitlab-session-cookie",
@@ -1489,6 +1630,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"_gitlab_session=", 0x0}},
 		needs:    []string{"_gitlab_session="},
 		maxLen:   48,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 48}},
 	},
 	{
 		id:        "gitter-access-token",
@@ -1530,6 +1674,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"eyjrijoi"},
 		maxLen:    1249,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 1249}},
 	},
 	{
 		id:        "grafana-cloud-api-token",
@@ -1541,6 +1688,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"glc_"},
 		maxLen:    1233,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 1233}},
 	},
 	{
 		id:        "grafana-service-account-token",
@@ -1552,6 +1702,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"glsa_"},
 		maxLen:    133,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 133}},
 	},
 	{
 		id:       "harness-api-key",
@@ -1612,6 +1765,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"hrku-aa"},
 		maxLen:    67,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 67}},
 	},
 	{
 		id:        "hubspot-api-key",
@@ -1638,6 +1794,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"hf_"},
 		maxLen:    107,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 107}},
 	},
 	{
 		id:        "huggingface-organization-api-token",
@@ -1649,6 +1808,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"api_org_"},
 		maxLen:    112,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 112}},
 	},
 	{
 		id:        "infracost-api-token",
@@ -1660,6 +1822,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"ico-"},
 		maxLen:    38,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 38}},
 	},
 	{
 		id:        "intercom-api-key",
@@ -1723,6 +1888,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{".ey"},
 		maxLen:    -1,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{class: &[4]uint64{0x23ffe00000000000, 0x7fffffe97fffffe, 0x0, 0x0}}, {n: 2}},
 	},
 	{
 		id:        "jwt-base64",
@@ -1734,6 +1902,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"zxlk"},
 		maxLen:    -1,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 23}, {class: &[4]uint64{0x3ffa80000002400, 0x7fffffe97fffffe, 0x0, 0x0}}, {n: 2}},
 	},
 	{
 		id:        "kraken-access-token",
@@ -1827,6 +1998,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"lin_api_", 0x0}},
 		needs:    []string{"lin_api_"},
 		maxLen:   128,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 128}},
 	},
 	{
 		id:        "linear-client-secret",
@@ -2115,6 +2289,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"ntn_"},
 		maxLen:    52,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 52}},
 	},
 	{
 		id:        "npm-access-token",
@@ -2126,6 +2303,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"npm_"},
 		maxLen:    129,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 129}},
 	},
 	{
 		id:       "nuget-config-password",
@@ -2167,6 +2347,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"api-"},
 		maxLen:    32,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 32}},
 	},
 	{
 		id:        "okta-access-token",
@@ -2200,6 +2383,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sha256~"},
 		maxLen:    54,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 54}},
 	},
 	{
 		id:        "perplexity-api-key",
@@ -2211,6 +2397,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pplx-"},
 		maxLen:    55,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 55}},
 	},
 	{
 		id:        "plaid-api-token",
@@ -2269,6 +2458,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pscale_tkn_"},
 		maxLen:    205,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 205}},
 	},
 	{
 		id:        "planetscale-oauth-token",
@@ -2280,6 +2472,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pscale_oauth_"},
 		maxLen:    79,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 79}},
 	},
 	{
 		id:        "planetscale-password",
@@ -2291,6 +2486,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pscale_pw_"},
 		maxLen:    237,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 237}},
 	},
 	{
 		id:        "postman-api-token",
@@ -2302,6 +2500,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pmak-"},
 		maxLen:    69,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 69}},
 	},
 	{
 		id:        "prefect-api-token",
@@ -2313,6 +2514,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pnu_"},
 		maxLen:    42,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 42}},
 	},
 	{
 		id:       "private-key",
@@ -2322,6 +2526,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"-----BEGIN", 0x3e0}},
 		needs:    []string{"-----", "-----begin", "key", "private key"},
 		maxLen:   -1,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 428}, {class: &[4]uint64{0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff}}, {n: 56}},
 	},
 	{
 		id:        "privateai-api-token",
@@ -2344,6 +2551,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"pul-"},
 		maxLen:    46,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 46}},
 	},
 	{
 		id:       "pypi-upload-token",
@@ -2354,6 +2564,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"pypi-AgEIcHlwaS5vcmc", 0x0}},
 		needs:    []string{"pypi-ageichlwas5vcmc"},
 		maxLen:   1020,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 1020}},
 	},
 	{
 		id:        "rapidapi-access-token",
@@ -2380,6 +2593,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"rdme_"},
 		maxLen:    77,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 77}},
 	},
 	{
 		id:        "rubygems-api-token",
@@ -2391,6 +2607,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"rubygems_"},
 		maxLen:    59,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 59}},
 	},
 	{
 		id:        "scalingo-api-token",
@@ -2402,6 +2621,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"tk-us-"},
 		maxLen:    56,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 56}},
 	},
 	{
 		id:        "sendbird-access-id",
@@ -2443,6 +2665,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sg."},
 		maxLen:    203,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 203}},
 	},
 	{
 		id:        "sendinblue-api-token",
@@ -2454,6 +2679,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"xkeysib-"},
 		maxLen:    123,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 123}},
 	},
 	{
 		id:        "sentry-access-token",
@@ -2481,6 +2709,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sntrys_eyjpyxqio"},
 		maxLen:    482,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 482}},
 	},
 	{
 		id:        "sentry-user-token",
@@ -2492,6 +2723,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sntryu_"},
 		maxLen:    73,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 73}},
 	},
 	{
 		id:        "settlemint-application-access-token",
@@ -2503,6 +2737,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sm_aat_"},
 		maxLen:    25,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 25}},
 	},
 	{
 		id:        "settlemint-personal-access-token",
@@ -2514,6 +2751,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sm_pat_"},
 		maxLen:    25,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 25}},
 	},
 	{
 		id:        "settlemint-service-access-token",
@@ -2525,6 +2765,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"sm_sat_"},
 		maxLen:    25,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 25}},
 	},
 	{
 		id:        "shippo-api-token",
@@ -2536,6 +2779,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"shippo_"},
 		maxLen:    54,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 54}},
 	},
 	{
 		id:       "shopify-access-token",
@@ -2546,6 +2792,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"shpat_", 0x0}},
 		needs:    []string{"shpat_"},
 		maxLen:   38,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 38}},
 	},
 	{
 		id:       "shopify-custom-access-token",
@@ -2556,6 +2805,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"shpca_", 0x0}},
 		needs:    []string{"shpca_"},
 		maxLen:   38,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 38}},
 	},
 	{
 		id:       "shopify-private-app-access-token",
@@ -2566,6 +2818,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"shppa_", 0x0}},
 		needs:    []string{"shppa_"},
 		maxLen:   38,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 38}},
 	},
 	{
 		id:       "shopify-shared-secret",
@@ -2576,6 +2831,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"shpss_", 0x0}},
 		needs:    []string{"shpss_"},
 		maxLen:   38,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 38}},
 	},
 	{
 		id:       "sidekiq-secret",
@@ -2603,6 +2861,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"XAPP-", 0xf}},
 		needs:    []string{"xapp-"},
 		maxLen:   -1,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 25}, {class: &[4]uint64{0x3ff000000000000, 0x7fffffe07fffffe, 0xffffffffffffffff, 0xffffffffffffffff}}, {n: 4}, {class: &[4]uint64{0x3ff000000000000, 0x0, 0x0, 0x0}}, {n: 4}, {class: &[4]uint64{0x3ff000000000000, 0x7fffffe07fffffe, 0xffffffffffffffff, 0xffffffffffffffff}}},
 	},
 	{
 		id:       "slack-bot-token",
@@ -2613,6 +2874,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"xoxb-", 0x0}},
 		needs:    []string{"xoxb-"},
 		maxLen:   -1,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 32}, {class: &[4]uint64{0x3ff200000000000, 0x7fffffe07fffffe, 0x0, 0x0}}},
 	},
 	{
 		id:       "slack-config-access-token",
@@ -2632,6 +2896,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"XOXE-", 0xf}},
 		needs:    []string{"xoxe-"},
 		maxLen:   463,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 463}},
 	},
 	{
 		id:       "slack-legacy-bot-token",
@@ -2642,6 +2909,9 @@ var keyRulesData = []keyRuleData{
 		prefixes: []keyPrefix{{"xoxb-", 0x0}},
 		needs:    []string{"xoxb-"},
 		maxLen:   46,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 46}},
 	},
 	{
 		id:       "slack-legacy-token",
@@ -2726,6 +2996,9 @@ var keyRulesData = []keyRuleData{
 		prefixes:  []keyPrefix{{"EAAA", 0x0}, {"sq0atp-", 0x0}},
 		wordStart: true,
 		maxLen:    69,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 69}},
 	},
 	{
 		id:        "squarespace-access-token",
@@ -2815,6 +3088,9 @@ var keyRulesData = []keyRuleData{
 		entropy:  3,
 		prefixes: []keyPrefix{{"SK", 0x0}},
 		maxLen:   34,
+		reach:    true,
+		before:   0,
+		after:    []keyStep{{n: 34}},
 	},
 	{
 		id:        "twitch-api-token",
@@ -2928,6 +3204,9 @@ var keyRulesData = []keyRuleData{
 		wordStart: true,
 		needs:     []string{"hvb."},
 		maxLen:    306,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 306}},
 	},
 	{
 		id:        "vault-service-token",
@@ -2938,6 +3217,9 @@ var keyRulesData = []keyRuleData{
 		prefixes:  []keyPrefix{{"hvs.", 0x0}, {"s.", 0x0}},
 		wordStart: true,
 		maxLen:    126,
+		reach:     true,
+		before:    0,
+		after:     []keyStep{{n: 126}},
 		allow: []keyAllowData{
 			{
 				target: "secret",

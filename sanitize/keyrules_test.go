@@ -3,6 +3,7 @@ package sanitize
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -300,5 +301,45 @@ func TestAllowRegexSplit(t *testing.T) {
 	}
 	if split == 0 {
 		t.Fatal("no allowlist expression was split")
+	}
+}
+
+// denseTexts are texts with a keyword every few bytes, where some anchored
+// rules read more than keyAnchorRead and go on with windows.
+func denseTexts() []string {
+	return []string{
+		strings.Repeat("curl ", 400) + "curl -H 'Authorization: Bearer abcdefghijkl0123' https://x\n",
+		strings.Repeat("api_key = x; ", 300) + `api_key = "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"` + "\n",
+		strings.Repeat("eyJ ", 500) + "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n",
+		strings.Repeat("token: aaaaaaaaaaaaaaaaaaaa ", 200) + strings.Repeat("password=hunter2hunter2 ", 200),
+		strings.Repeat("key", 3000),
+	}
+}
+
+// TestKeyRulesDense checks, on texts dense with keywords, that the rules
+// that go on with windows after their anchored runs lose nothing against
+// each rule over the whole text.
+func TestKeyRulesDense(t *testing.T) {
+	k := DefaultKeyRules()
+	for _, text := range denseTexts() {
+		got, want := k.Scan(text), k.scanReference(text)
+		secCheckFindings(t, text, got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%.40q...: Scan %+v\nreference %+v", text, got, want)
+		}
+	}
+}
+
+// BenchmarkScanKeyRulesDense measures the dense texts: with anchored
+// runs capped per rule, a scan stays linear in the text.
+func BenchmarkScanKeyRulesDense(b *testing.B) {
+	for i, text := range denseTexts() {
+		text = strings.Repeat(text, 16)
+		b.Run(strconv.Itoa(i), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				ScanKeyRules(text)
+			}
+		})
 	}
 }

@@ -177,8 +177,8 @@ func run(out string) error {
 			kr.assignMin = secretRun(re, kr.secretGroup)
 		}
 		kr.prefixes, kr.wordStart = startPrefixes(re, kr.keywords)
+		kr.before, kr.after, kr.reach = keywordReach(re, kr.keywords)
 		if len(kr.prefixes) == 0 {
-			kr.before, kr.after, kr.reach = keywordReach(re, kr.keywords)
 			kr.lead, kr.rest = leadRun(src, kr.keywords)
 		}
 		kr.needs = needs(re)
