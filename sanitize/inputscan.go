@@ -38,8 +38,9 @@ type InputScanOptions struct {
 //
 // A single table classifies every byte: ASCII letters and digits make
 // words; each word is tested against
-// the injection lexicon's Bloom filter, and only a word holding a capital
-// letter or a digit is looked at by the secret and PII rules. Punctuation
+// the injection lexicon's Bloom filter, and only a word holding a byte
+// that can start a secret or PII rule ('A', 'G', 'J' or a digit) is looked
+// at by those rules. Punctuation
 // that can start a rule ('-', '_', '=', ':', '@', '+', '(', '<', '[', ']')
 // dispatches to it, and a byte >= 0x80 or a control character to the
 // homoglyph and invisible-character rules. Regular text costs a table
@@ -206,7 +207,6 @@ const (
 	kInj               // '<', '[', ']': injection markup
 	kHigh              // >= 0x80
 	kCtrl              // a control character ScanUnicode reports
-	kUpDig             // capital letter or digit: a word needing a closer look
 )
 
 // inClass is the byte-class table of the combined pass.
@@ -215,9 +215,6 @@ var inClass = func() (t [256]uint8) {
 		b := byte(c)
 		if isAlnum(b) {
 			t[c] |= kWord
-		}
-		if isUpper(b) || isDigit(b) {
-			t[c] |= kUpDig
 		}
 		if anchor[c] != 0 {
 			t[c] |= kSec
@@ -289,8 +286,7 @@ func (p *pass) run(text string) {
 					m |= kj
 					j++
 				}
-				mixed := m&kUpDig != 0
-				if mixed && anchors {
+				if m&(kSec|kPII) != 0 && anchors {
 					p.wordAnchors(text, i, j)
 				}
 				if p.d != nil && i >= injNext {
@@ -348,8 +344,8 @@ func (p *pass) run(text string) {
 	}
 }
 
-// wordAnchors gives the capitals and digits of the word text[i:j] to the
-// secret and PII rules.
+// wordAnchors gives the anchor bytes ('A', 'G', 'J', digits) of the word
+// text[i:j] to the secret and PII rules.
 func (p *pass) wordAnchors(text string, i, j int) {
 	for q := i; q < j; q++ {
 		k := inClass[text[q]]
