@@ -201,12 +201,12 @@ func (s *InputScanner) scan(r *InputScan, text string) {
 
 // Byte classes of the combined pass, as bits.
 const (
-	kWord  = 1 << iota // ASCII letter or digit
-	kSec               // marked in anchor (secrets)
-	kPII               // marked in piiAnchor
-	kInj               // '<', '[', ']': injection markup
-	kHigh              // >= 0x80
-	kCtrl              // a control character ScanUnicode reports
+	kWord = 1 << iota // ASCII letter or digit
+	kSec              // marked in anchor (secrets)
+	kPII              // marked in piiAnchor
+	kInj              // '<', '[', ']': injection markup
+	kHigh             // >= 0x80
+	kCtrl             // a control character ScanUnicode reports
 )
 
 // inClass is the byte-class table of the combined pass.
