@@ -203,10 +203,9 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		// Every match of a rule with literal prefixes starts with one of
 		// them at a hit. Run anchored there, the regular expression stops
 		// as soon as the text cannot match, where over a window it would
-		// try every position of the window; and it sees the text to its
-		// end, as gitleaks does. The rule's leading \b is the gate's
-		// wordBoundaryAt, but only when the prefixes start with a word
-		// byte: anchored, the expression sees no byte before the hit.
+		// try every position of the window. The rule's leading \b is the
+		// gate's wordBoundaryAt, but only when the prefixes start with a
+		// word byte: anchored, the expression sees no byte before the hit.
 		r.anchored = r.prefixKeywords && (!d.wordStart || !slices.ContainsFunc(d.prefixes, func(p keyPrefix) bool {
 			return !keyWordByte(p.lit[0])
 		}))
@@ -557,14 +556,15 @@ type keyPending struct {
 // and four bytes, hashed, skips the positions where no keyword that can
 // pass its rule's gate starts, and the keyword automaton runs from the
 // others. On amd64 processors with AVX-512 VBMI, a vector filter of the
-// keywords' byte pairs tests 64 positions at a time before it (unless
-// built with the purego tag); the findings are the same either way. It allocates nothing unless a keyword passes its rule's gate;
-// a rule's regular
-// expression then runs over windows around such hits only (a few hundred
-// bytes to a few kilobytes). Unlike gitleaks, which runs a rule over a
-// whole file when its keyword occurs anywhere in it, a rule here needs its
-// keyword near the match; gitleaks' "gitleaks:allow" comment is not
-// honoured, as the text is not trusted.
+// keywords' first bytes tests 64 positions at a time before it (unless
+// built with the purego tag); the findings are the same either way. It
+// allocates nothing unless a keyword passes its rule's gate; a rule's
+// regular expression then runs anchored at such hits, or over windows
+// around them (a few hundred bytes to a few kilobytes). Unlike gitleaks,
+// which runs a rule over a whole file when its keyword occurs anywhere in
+// it, a rule here needs its keyword near the match; gitleaks'
+// "gitleaks:allow" comment is not honoured, as the text is not trusted.
+// A text dense with keywords stays linear: see keyState.anchoredHit.
 func (k *KeyRules) Scan(text string) []Finding {
 	var st keyState
 	st.init(k)

@@ -6,19 +6,18 @@ import (
 )
 
 // The vector keyword filter. On processors with AVX-512 VBMI, the key
-// rules' filter first tests 64 positions at a time against three bitmaps
-// of byte pairs, each byte reduced to a five-bit code (ASCII letters
-// folded to 1–26, digits 27, the other bytes that occur in a keyword 28,
-// everything else 0): the pair (first, second), (second, third) and
-// (first, third) of the three bytes at the position must each be the
-// corresponding pair of some keyword's first three bytes (see
-// buildFilter for what the two-byte keywords put there). A position that
-// passes all three is then tested exactly, by [KeyRules.pass], as before.
-// The bitmaps over-approximate the keyword trigrams (about 8 % of the
-// positions of English prose pass them, against 1 % for tri and quad),
-// and they never reject a position where a keyword starts, so the
-// positions the automaton starts from are exactly the keyword starts the
-// scalar filter lets through, less the scalar filter's hash collisions.
+// rules' filter first tests 64 positions at a time. Each byte is reduced
+// to a five-bit code (ASCII letters folded to 1–26, digits 27, the other
+// bytes that occur in a keyword 28, everything else 0), and the three
+// bytes at a position must pass five bitmaps built from the keywords'
+// first three bytes (see buildFilter for what the two-byte keywords put
+// there): the pairs (first, second), (second, third) and (first, third),
+// and the triple under two hashes. A position that passes is then tested
+// exactly, by [KeyRules.pass], as before. The bitmaps over-approximate the
+// keyword trigrams (about 3 % of the positions of English prose pass them,
+// against 1 % for tri and quad) and never reject a position where a
+// keyword starts, so the positions the automaton starts from are the
+// keyword starts the scalar filter lets through, less its hash collisions.
 
 // keyVecTables is the data of the vector filter, laid out for
 // keyFilterAVX512: code maps a byte's low seven bits to its code (bytes >=
@@ -130,7 +129,8 @@ func (t *keyVecTables) pass(text string, p int) bool {
 }
 
 // vecSkip is skip with the vector filter: the first position from p
-// where mayStart holds, or len(text). w is the caller's window of masks,
+// that the vector filter and mayStart both let a keyword start at, or
+// len(text). w is the caller's window of masks,
 // [*wb, *we) the positions it holds.
 func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb, we *int) int {
 	if p == 0 {
