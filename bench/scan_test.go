@@ -55,7 +55,7 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 		{"secrets4KB", []string{scanWithSecrets()}},
 		// Real prompts, each scanned on its own: the benign rows of the
 		// data sets (awesome-chatgpt-prompts and self-instruct).
-		{"prompts", benignPrompts(b)},
+		{"prompts", testenv.BenignPrompts(b)},
 	} {
 		size := 0
 		for _, t := range tt.texts {
@@ -86,19 +86,6 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 			}
 		})
 	}
-}
-
-// benignPrompts returns the texts of the benign data sets' rows; with no
-// data sets it skips (fails under CI=true).
-func benignPrompts(b *testing.B) []string {
-	dir := testenv.Datasets(b)
-	var texts []string
-	for _, f := range []string{"awesome-chatgpt-prompts/prompts.jsonl", "self-instruct/instructions.jsonl"} {
-		for _, r := range testenv.Rows(b, filepath.Join(dir, f)) {
-			texts = append(texts, r.Text)
-		}
-	}
-	return texts
 }
 
 // TestScanRecallVsGitleaks measures, on the rows labelled "secret" of the

@@ -272,14 +272,10 @@ func benchTexts() []struct {
 // rules key on ("key", "token", "secret", "password" near a colon or a
 // comma) and the injection rules' role-play phrasing.
 func BenchmarkInputScanPrompts(b *testing.B) {
-	dir := testenv.Datasets(b)
-	var texts []string
+	texts := testenv.BenignPrompts(b)
 	size := 0
-	for _, f := range []string{"awesome-chatgpt-prompts/prompts.jsonl", "self-instruct/instructions.jsonl"} {
-		for _, r := range testenv.Rows(b, filepath.Join(dir, f)) {
-			texts = append(texts, r.Text)
-			size += len(r.Text)
-		}
+	for _, t := range texts {
+		size += len(t)
 	}
 	s := mustInputScanner(b, InputScanOptions{})
 	nokeys := mustInputScanner(b, InputScanOptions{SkipKeyRules: true})

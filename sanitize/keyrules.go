@@ -358,34 +358,51 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 func (k *KeyRules) buildFilter(keywords []string, wordStart func(string) bool) {
 	k.tri = new([1 << keyTriBits]uint8)
 	k.quad = new([1 << keyTriBits]uint8)
+	all := !keyStarts(keywords, wordStart, func(a, b, c byte, kw string) {
+		if len(kw) < 4 {
+			k.tri[keyTriHash(keyTriKey(a, b, c))] |= keyTriDef
+			return
+		}
+		k.tri[keyTriHash(keyTriKey(a, b, c))] |= keyTriQuad
+		x := (uint64(kw[0])<<32 | uint64(kw[1])<<40 | uint64(kw[2])<<48 | uint64(kw[3])<<56) | keyFold
+		k.quad[keyQuadHash(x)] = 1
+	})
+	if all {
+		// A one-byte keyword: no skipping, and the automaton never
+		// stops (see keyState.at).
+		for j := range k.tri {
+			k.tri[j] = keyTriDef
+		}
+		k.shallow = 0
+	}
+}
+
+// keyStarts calls f with the three bytes at which each keyword's start is
+// flagged, as buildFilter describes: its first three; for a two-byte
+// keyword whose rules need a word start, every non-word byte and then the
+// keyword; for another two-byte keyword, the keyword and then every byte.
+// It reports false, and stops, at a keyword of one byte, which may start
+// anywhere. The scalar and the vector filters are both built from it.
+func keyStarts(keywords []string, wordStart func(string) bool, f func(a, b, c byte, kw string)) bool {
 	for _, kw := range keywords {
 		switch {
 		case len(kw) < 2:
-			// A one-byte keyword: no skipping, and the automaton never
-			// stops (see keyState.at).
-			for j := range k.tri {
-				k.tri[j] = keyTriDef
-			}
-			k.shallow = 0
-			return
+			return false
 		case len(kw) == 2 && wordStart(kw):
 			for c := range 256 {
 				if !keyWordByte(byte(c)) {
-					k.tri[keyTriHash(keyTriKey(byte(c), kw[0], kw[1]))] |= keyTriDef
+					f(byte(c), kw[0], kw[1], kw)
 				}
 			}
 		case len(kw) == 2:
 			for c := range 256 {
-				k.tri[keyTriHash(keyTriKey(kw[0], kw[1], byte(c)))] |= keyTriDef
+				f(kw[0], kw[1], byte(c), kw)
 			}
-		case len(kw) == 3:
-			k.tri[keyTriHash(keyTriKey(kw[0], kw[1], kw[2]))] |= keyTriDef
 		default:
-			k.tri[keyTriHash(keyTriKey(kw[0], kw[1], kw[2]))] |= keyTriQuad
-			x := (uint64(kw[0])<<32 | uint64(kw[1])<<40 | uint64(kw[2])<<48 | uint64(kw[3])<<56) | keyFold
-			k.quad[keyQuadHash(x)] = 1
+			f(kw[0], kw[1], kw[2], kw)
 		}
 	}
+	return true
 }
 
 // keyTriBits is the number of bits of keyTriHash and keyQuadHash, the size
@@ -1075,23 +1092,25 @@ type allowBranch struct {
 const allowSplit = 4
 
 func compileAllowRegex(src string) allowRegex {
-	whole := regexp.MustCompile(src)
 	re, err := syntax.Parse(src, syntax.Perl)
 	for err == nil && re.Op == syntax.OpCapture {
 		re = re.Sub[0]
 	}
-	if err != nil || re.Op != syntax.OpAlternate || len(re.Sub) < allowSplit {
-		return allowRegex{whole: whole}
-	}
-	var a allowRegex
-	for _, b := range re.Sub {
-		c, err := regexp.Compile(b.String())
-		if err != nil {
-			return allowRegex{whole: whole}
+	if err == nil && re.Op == syntax.OpAlternate && len(re.Sub) >= allowSplit {
+		var a allowRegex
+		for _, b := range re.Sub {
+			c, err := regexp.Compile(b.String())
+			if err != nil {
+				a.branches = nil
+				break
+			}
+			a.branches = append(a.branches, allowBranch{re: c, need: needLiteral(b)})
 		}
-		a.branches = append(a.branches, allowBranch{re: c, need: needLiteral(b)})
+		if a.branches != nil {
+			return a
+		}
 	}
-	return a
+	return allowRegex{whole: regexp.MustCompile(src)}
 }
 
 // match reports whether the expression matches somewhere in target.

@@ -47,9 +47,9 @@ const (
 // test at a time: 64 words of mask, on the stack.
 const keyVecWindow = 64 * 64
 
-// newKeyVecTables builds the vector filter for the keywords, with the
-// same cases as buildFilter; it returns nil when a keyword of one byte
-// makes every position pass.
+// newKeyVecTables builds the vector filter for the keywords, from the
+// same starts as buildFilter (keyStarts); it returns nil when a keyword of
+// one byte makes every position pass.
 func newKeyVecTables(cls *[256]uint8, keywords []string, wordStart func(string) bool) *keyVecTables {
 	t := new(keyVecTables)
 	for c := range 128 {
@@ -67,31 +67,16 @@ func newKeyVecTables(cls *[256]uint8, keywords []string, wordStart func(string) 
 		}
 	}
 	set := func(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
-	add := func(a, b, c byte) {
+	ok := keyStarts(keywords, wordStart, func(a, b, c byte, _ string) {
 		x, y, z := keyCode(cls, a), keyCode(cls, b), keyCode(cls, c)
 		set(&t.b1, x, y)
 		set(&t.b2, y, z)
 		set(&t.b3, x, z)
 		t.m1[t.ha[0][x]^t.ha[1][y]^t.ha[2][z]] |= 1 << (z & 7)
 		t.m2[t.hb[0][x]^t.hb[1][y]^t.hb[2][z]] |= 1 << (y & 7)
-	}
-	for _, kw := range keywords {
-		switch {
-		case len(kw) < 2:
-			return nil
-		case len(kw) == 2 && wordStart(kw):
-			for c := range 256 {
-				if !keyWordByte(byte(c)) {
-					add(byte(c), kw[0], kw[1])
-				}
-			}
-		case len(kw) == 2:
-			for c := range 256 {
-				add(kw[0], kw[1], byte(c))
-			}
-		default:
-			add(kw[0], kw[1], kw[2])
-		}
+	})
+	if !ok {
+		return nil
 	}
 	return t
 }

@@ -169,3 +169,18 @@ func truncateRunes(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// BenignPrompts returns the texts of the benign prompt data sets
+// (awesome-chatgpt-prompts and self-instruct), as Datasets finds them: the
+// real prompts the scan benchmarks measure.
+func BenignPrompts(t testing.TB) []string {
+	t.Helper()
+	dir := Datasets(t)
+	var texts []string
+	for _, f := range []string{"awesome-chatgpt-prompts/prompts.jsonl", "self-instruct/instructions.jsonl"} {
+		for _, r := range Rows(t, filepath.Join(dir, f)) {
+			texts = append(texts, r.Text)
+		}
+	}
+	return texts
+}
