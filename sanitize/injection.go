@@ -213,8 +213,9 @@ type InjectionDetector struct {
 	classifierW     float64
 	timeout         time.Duration
 	failOpen        bool
-	allowedHosts    []string // exact, lower case
-	allowedSuffixes []string // ".example.com" for "*.example.com"
+	allowedHosts    []string     // exact, lower case
+	allowedSuffixes []string     // ".example.com" for "*.example.com"
+	vec             *inVecTables // nil: the scalar pass
 }
 
 // InjectionResult is the verdict on one text.
@@ -254,6 +255,9 @@ func NewInjectionDetector(opts InjectionOptions) (*InjectionDetector, error) {
 		classifierW: opts.ClassifierWeight,
 		timeout:     opts.ClassifierTimeout,
 		failOpen:    opts.ClassifierFailOpen,
+	}
+	if haveVec() {
+		d.vec = inVecTabs
 	}
 	if math.IsNaN(d.threshold) || d.threshold < 0 || d.threshold > 1 {
 		bad("Threshold", "must be in [0,1]")

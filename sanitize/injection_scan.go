@@ -78,7 +78,7 @@ func (st *injState) has(name string) bool {
 // signals returns the heuristic signals of text in text order.
 func (d *InjectionDetector) signals(text string, depth int) []Signal {
 	var st injState
-	p := pass{d: d, inj: &st, depth: depth}
+	p := pass{d: d, inj: &st, depth: depth, vec: d.vec}
 	p.run(text)
 	return d.finish(&st, text, depth, nil, false)
 }

@@ -43,8 +43,12 @@ type InputScanOptions struct {
 // at by those rules. Punctuation
 // that can start a rule ('-', '_', '=', ':', '@', '+', '(', '<', '[', ']')
 // dispatches to it, and a byte >= 0x80 or a control character to the
-// homoglyph and invisible-character rules. Regular text costs a table
-// load per byte and a Bloom-filter probe per word. The key rules' keyword
+// homoglyph and invisible-character rules. On processors with AVX-512
+// VBMI the pass does not walk every word: a vector classifier marks, 64
+// bytes at a time, the bytes that dispatch and the words whose first
+// three bytes may start a lexicon word (or that are 16 bytes long or
+// more), and only those are visited; elsewhere regular text costs a
+// table load per byte and a Bloom-filter probe per word. The key rules' keyword
 // filter (a hashed trigram probe per byte, see [KeyRules.Scan]) runs
 // inside the same pass, over each 4 KiB chunk just before the word loop
 // reaches it, while the chunk is in the processor's cache; their automaton
@@ -59,6 +63,7 @@ type InputScanner struct {
 	deny                  *DenyList
 	keys                  *KeyRules // nil: key rules off
 	secrets, pii, unicode bool
+	vec                   *inVecTables // nil: the scalar pass
 }
 
 // NewInputScanner returns a scanner configured by opts. It refuses the
@@ -69,6 +74,9 @@ func NewInputScanner(opts InputScanOptions) (*InputScanner, error) {
 		secrets: !opts.SkipSecrets,
 		pii:     !opts.SkipPII,
 		unicode: !opts.SkipUnicode,
+	}
+	if haveVec() {
+		s.vec = inVecTabs
 	}
 	if !opts.SkipKeyRules {
 		s.keys = DefaultKeyRules()
@@ -157,7 +165,7 @@ func (s *InputScanner) scan(r *InputScan, text string) {
 		uni = unicodeState{out: r.Invisible}
 		st  = injState{sigs: r.Injection.Signals}
 		ks  = keyState{k: s.keys, out: r.keys}
-		p   = pass{d: s.inj, inj: &st}
+		p   = pass{d: s.inj, inj: &st, vec: s.vec}
 	)
 	if s.keys != nil {
 		p.key = &ks
@@ -247,6 +255,8 @@ type pass struct {
 	key   *keyState
 	// keyAt: the next position where a key rules' keyword may start.
 	keyAt int
+	// vec, when not nil, is the vector classifier (see runVec).
+	vec *inVecTables
 }
 
 // keyChunk is how far ahead of the word loop the key rules' keyword filter
@@ -260,12 +270,16 @@ func (p *pass) keys(text string, to int) int {
 	return to
 }
 
-// run makes the pass over text described on [InputScanner].
+// run makes the pass over text described on [InputScanner], with the
+// vector classifier when the pass has one (see runVec).
 func (p *pass) run(text string) {
+	if p.vec != nil {
+		p.runVec(text, p.vec)
+		return
+	}
 	n := len(text)
 	injNext := 0                            // the injection rules skip what an encoded run covered
 	anchors := p.sec != nil || p.pii != nil // words hold no other anchors
-	tab := injTab
 	for i := 0; i < n; {
 		lim := n
 		if p.key != nil {
@@ -289,22 +303,8 @@ func (p *pass) run(text string) {
 				if m&(kSec|kPII) != 0 && anchors {
 					p.wordAnchors(text, i, j)
 				}
-				if p.d != nil && i >= injNext {
-					switch wl := j - i; {
-					case wl >= 16:
-						if e := p.d.encoded(p.inj, text, i, j, p.depth); e > j {
-							injNext = e
-						} else if id := tab.lookup(text, i, j); id >= 0 {
-							p.d.word(p.inj, text, i, j, id, p.depth)
-						}
-					case wl >= 2:
-						h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
-						if tab.bloom[h>>6]&(1<<(h&63)) != 0 {
-							if id := tab.lookup(text, i, j); id >= 0 {
-								p.d.word(p.inj, text, i, j, id, p.depth)
-							}
-						}
-					}
+				if p.d != nil && i >= injNext && injMay(text, i, j) {
+					injNext = p.injWord(text, i, j, injNext)
 				}
 				i = j
 				if i < n && text[i] == ' ' {
@@ -312,36 +312,72 @@ func (p *pass) run(text string) {
 				}
 				continue
 			}
-			if k == 0 {
-				i++
-				continue
-			}
-			if k&kSec != 0 && p.sec != nil {
-				p.sec.at(text, i)
-			}
-			if k&kPII != 0 && p.pii != nil {
-				p.pii.at(text, i)
-			}
-			if k&(kHigh|kCtrl) != 0 && p.uni != nil {
-				p.uni.at(text, i)
-			}
-			if k&(kInj|kHigh) != 0 && p.d != nil && i >= injNext {
-				switch text[i] {
-				case '<':
-					p.d.lt(p.inj, text, i)
-				case '[':
-					p.d.lb(p.inj, text, i)
-				case ']':
-					if i+1 < n && text[i+1] == '(' {
-						p.d.link(p.inj, text, i)
-					}
-				default: // >= 0x80
-					injNext = i + p.d.high(p.inj, text, i)
-				}
+			if k != 0 {
+				injNext = p.dispatch(text, i, k, injNext)
 			}
 			i++
 		}
 	}
+}
+
+// injMay reports whether the injection rules may act on the word
+// text[i:j]: it is at least 16 bytes long (an encoded payload, maybe), or
+// 2 to 15 and passes the lexicon's Bloom filter.
+func injMay(text string, i, j int) bool {
+	wl := j - i
+	if wl >= 16 {
+		return true
+	}
+	if wl < 2 {
+		return false
+	}
+	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
+	return injTab.bloom[h>>6]&(1<<(h&63)) != 0
+}
+
+// injWord runs the injection rules on the word text[i:j] that injMay lets
+// through, and returns where they next look (injNext, or past an encoded
+// run).
+func (p *pass) injWord(text string, i, j, injNext int) int {
+	if j-i >= 16 {
+		if e := p.d.encoded(p.inj, text, i, j, p.depth); e > j {
+			return e
+		}
+	}
+	if id := injTab.lookup(text, i, j); id >= 0 {
+		p.d.word(p.inj, text, i, j, id, p.depth)
+	}
+	return injNext
+}
+
+// dispatch gives the byte at i, of class k, to the rules it may start
+// (k's bits beyond kWord), and returns where the injection rules next
+// look.
+func (p *pass) dispatch(text string, i int, k uint8, injNext int) int {
+	if k&kSec != 0 && p.sec != nil {
+		p.sec.at(text, i)
+	}
+	if k&kPII != 0 && p.pii != nil {
+		p.pii.at(text, i)
+	}
+	if k&(kHigh|kCtrl) != 0 && p.uni != nil {
+		p.uni.at(text, i)
+	}
+	if k&(kInj|kHigh) != 0 && p.d != nil && i >= injNext {
+		switch text[i] {
+		case '<':
+			p.d.lt(p.inj, text, i)
+		case '[':
+			p.d.lb(p.inj, text, i)
+		case ']':
+			if i+1 < len(text) && text[i+1] == '(' {
+				p.d.link(p.inj, text, i)
+			}
+		default: // >= 0x80
+			injNext = i + p.d.high(p.inj, text, i)
+		}
+	}
+	return injNext
 }
 
 // wordAnchors gives the anchor bytes ('A', 'G', 'J', digits) of the word

@@ -52,8 +52,21 @@ const keyVecWindow = 64 * 64
 // one byte makes every position pass.
 func newKeyVecTables(cls *[256]uint8, keywords []string, wordStart func(string) bool) *keyVecTables {
 	t := new(keyVecTables)
+	t.init(func(c byte) byte { return keyCode(cls, c) })
+	ok := keyStarts(keywords, wordStart, func(a, b, c byte, _ string) {
+		t.add(keyCode(cls, a), keyCode(cls, b), keyCode(cls, c))
+	})
+	if !ok {
+		return nil
+	}
+	return t
+}
+
+// init sets the code table from code and the tables of the hashes; the
+// bitmaps are empty.
+func (t *keyVecTables) init(code func(byte) byte) {
 	for c := range 128 {
-		t.code[c] = keyCode(cls, byte(c))
+		t.code[c] = code(byte(c))
 	}
 	for c := range 32 {
 		t.hi3[c] = byte(c >> 3)
@@ -66,19 +79,16 @@ func newKeyVecTables(cls *[256]uint8, keywords []string, wordStart func(string) 
 			t.ha[i][c], t.hb[i][c] = byte(r.IntN(128)), byte(r.IntN(128))
 		}
 	}
+}
+
+// add lets the code triple (x, y, z) pass the five bitmaps.
+func (t *keyVecTables) add(x, y, z byte) {
 	set := func(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
-	ok := keyStarts(keywords, wordStart, func(a, b, c byte, _ string) {
-		x, y, z := keyCode(cls, a), keyCode(cls, b), keyCode(cls, c)
-		set(&t.b1, x, y)
-		set(&t.b2, y, z)
-		set(&t.b3, x, z)
-		t.m1[t.ha[0][x]^t.ha[1][y]^t.ha[2][z]] |= 1 << (z & 7)
-		t.m2[t.hb[0][x]^t.hb[1][y]^t.hb[2][z]] |= 1 << (y & 7)
-	})
-	if !ok {
-		return nil
-	}
-	return t
+	set(&t.b1, x, y)
+	set(&t.b2, y, z)
+	set(&t.b3, x, z)
+	t.m1[t.ha[0][x]^t.ha[1][y]^t.ha[2][z]] |= 1 << (z & 7)
+	t.m2[t.hb[0][x]^t.hb[1][y]^t.hb[2][z]] |= 1 << (y & 7)
 }
 
 // keyCode is the five-bit code of c in the vector filter.

@@ -26,3 +26,15 @@ func keyFilterAVX512(text *byte, blocks int, t *keyVecTables, out *uint64)
 func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
 	keyFilterAVX512(unsafe.StringData(text), blocks, t, out)
 }
+
+// inMasksAVX512 writes to out[3i:3i+3] the masks of the positions 64i to
+// 64i+63 of text described on [inVecTables], for i < blocks; text holds
+// 64*blocks+2 bytes at least.
+//
+//go:noescape
+func inMasksAVX512(text *byte, blocks int, t *inVecTables, out *uint64)
+
+// inMasksVec runs inMasksAVX512 over text.
+func inMasksVec(text string, blocks int, t *inVecTables, out *uint64) {
+	inMasksAVX512(unsafe.StringData(text), blocks, t, out)
+}

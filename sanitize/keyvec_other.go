@@ -9,3 +9,8 @@ func haveVec() bool { return false }
 func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
 	panic("sanitize: no vector keyword filter on this platform")
 }
+
+// inMasksVec is never called when haveVec is false.
+func inMasksVec(text string, blocks int, t *inVecTables, out *uint64) {
+	panic("sanitize: no vector classifier on this platform")
+}

@@ -1,0 +1,198 @@
+package sanitize
+
+import (
+	"math/bits"
+	"unsafe"
+)
+
+// The vector form of the combined pass. On processors with AVX-512 VBMI
+// (see haveVec), [pass.run] does not walk the text a byte and a word at a
+// time: inMasksAVX512 classifies 64 positions at a time into three masks,
+// and the pass visits only the positions those masks select:
+//
+//   - every byte the scalar loop dispatches on (inClass beyond kWord: the
+//     secret and PII anchors, '<', '[', ']', control characters, bytes >=
+//     0x80), and
+//   - the start of every word (a run of ASCII letters and digits) whose
+//     first three bytes may begin an injection anchor word, or that is at
+//     least 16 bytes long (an encoded payload).
+//
+// The rest of the text — most words of prose, and the bytes between them —
+// costs a share of the kernel's few instructions per 64 bytes. What is
+// visited is handled by the same code, in the same order, as in the scalar
+// loop, so the findings are the same; tests compare the two.
+
+// inVecTables is the data of inMasksAVX512: the five bitmaps of the
+// injection anchors' first three bytes, under the codes of inCode (a
+// two-byte anchor ends at a byte of code 0), and spec, nonzero for the
+// ASCII bytes the combined pass dispatches on.
+type inVecTables struct {
+	keyVecTables
+	spec [128]byte
+}
+
+// inVecTabs holds the tables; they are read only.
+var inVecTabs = newInVecTables()
+
+// newInVecTables builds the tables from injAnchors and inClass.
+func newInVecTables() *inVecTables {
+	t := new(inVecTables)
+	t.init(inCode)
+	for _, a := range injAnchors {
+		w := a.word
+		var c byte // a two-byte word ends at a byte of code 0
+		if len(w) > 2 {
+			c = inCode(w[2])
+		}
+		t.add(inCode(w[0]), inCode(w[1]), c)
+	}
+	for c := range 128 {
+		if inClass[c]&^kWord != 0 {
+			t.spec[c] = 1
+		}
+	}
+	return t
+}
+
+// inCode is the five-bit code of c in inVecTables: ASCII letters, folded,
+// 1–26; digits keyCodeDigit; every other byte 0.
+func inCode(c byte) byte {
+	switch {
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 1
+	case c >= 'A' && c <= 'Z':
+		return c - 'A' + 1
+	case c >= '0' && c <= '9':
+		return keyCodeDigit
+	}
+	return 0
+}
+
+// inVecWindow is how many positions runVec classifies at a time: the
+// chunk the key rules run ahead by.
+const inVecWindow = keyChunk
+
+// inMasks fills m[0:blocks] with the masks of the blocks of 64 positions
+// from w. A block whose positions and two bytes after are not all in the
+// text is classified from a copy padded with zero bytes (code 0: the end
+// of the text ends a word), and its masks are cut at the text's end.
+func (t *inVecTables) inMasks(text string, w, blocks int, m *[inVecWindow/64 + 1][3]uint64) {
+	full := min(blocks, (len(text)-2-w)>>6)
+	if full > 0 {
+		inMasksVec(text[w:w+full<<6+2], full, t, &m[0][0])
+	}
+	for b := max(full, 0); b < blocks; b++ {
+		var pad [64 + 2]byte
+		k := copy(pad[:], text[w+b<<6:])
+		inMasksVec(unsafe.String(&pad[0], len(pad)), 1, t, &m[b][0])
+		if k < 64 {
+			cut := uint64(1)<<k - 1
+			m[b][0] &= cut
+			m[b][1] &= cut
+			m[b][2] &= cut
+		}
+	}
+}
+
+// masks is the reference inMasksAVX512 is tested against: the three masks
+// of the block of 64 positions from base, with the text's end as a zero
+// byte.
+func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
+	at := func(p int) byte {
+		if p < len(text) {
+			return text[p]
+		}
+		return 0
+	}
+	code := func(c byte) byte {
+		if c >= 0x80 {
+			return 0
+		}
+		return t.code[c]
+	}
+	has := func(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0 }
+	for i := range 64 {
+		p := base + i
+		if p >= len(text) {
+			break
+		}
+		c := text[p]
+		a, b, d := code(c), code(at(p+1)), code(at(p+2))
+		if a != 0 {
+			alnum |= 1 << i
+		}
+		if c >= 0x80 || t.spec[c] != 0 {
+			spec |= 1 << i
+		}
+		if has(&t.b1, a, b) && has(&t.b2, b, d) && has(&t.b3, a, d) &&
+			t.m1[t.ha[0][a]^t.ha[1][b]^t.ha[2][d]]&(1<<(d&7)) != 0 &&
+			t.m2[t.hb[0][a]^t.hb[1][b]^t.hb[2][d]]&(1<<(b&7)) != 0 {
+			pass |= 1 << i
+		}
+	}
+	return alnum, spec, pass
+}
+
+// run16 returns the positions of lo where 16 ones start in the 128-bit
+// mask hi:lo.
+func run16(lo, hi uint64) uint64 {
+	x, y := lo, hi
+	x &= x>>1 | y<<63
+	y &= y >> 1
+	x &= x>>2 | y<<62
+	y &= y >> 2
+	x &= x>>4 | y<<60
+	y &= y >> 4
+	return x & (x>>8 | y<<56)
+}
+
+// runVec is [pass.run] with the vector classifier t.
+func (p *pass) runVec(text string, t *inVecTables) {
+	n := len(text)
+	var m [inVecWindow/64 + 1][3]uint64
+	injNext := 0 // the injection rules skip what an encoded run covered
+	var carry uint64
+	for w := 0; w < n; w += inVecWindow {
+		end := min(n, w+inVecWindow)
+		if p.key != nil {
+			// Run the key rules over the keyword starts before end.
+			p.keys(text, end)
+		}
+		nb := (end - w + 63) >> 6
+		need := nb
+		if end < n {
+			need++ // the next block's letters, for the words that cross into it
+		}
+		t.inMasks(text, w, need, &m)
+		for b := range nb {
+			base := w + b<<6
+			a, spec := m[b][0], m[b][1]
+			var cand uint64
+			if p.d != nil {
+				var next uint64
+				if b+1 < need {
+					next = m[b+1][0]
+				}
+				starts := a &^ (a<<1 | carry)
+				cand = starts & (m[b][2] | run16(a, next))
+			}
+			carry = a >> 63
+			for ev := cand | spec; ev != 0; ev &= ev - 1 {
+				q := base + bits.TrailingZeros64(ev)
+				bit := ev & -ev
+				if cand&bit != 0 && q >= injNext {
+					j := q + 1
+					for j < n && inClass[text[j]]&kWord != 0 {
+						j++
+					}
+					if injMay(text, q, j) {
+						injNext = p.injWord(text, q, j, injNext)
+					}
+				}
+				if spec&bit != 0 {
+					injNext = p.dispatch(text, q, inClass[text[q]], injNext)
+				}
+			}
+		}
+	}
+}
