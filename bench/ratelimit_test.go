@@ -46,6 +46,34 @@ func BenchmarkRatelimitMemory(b *testing.B) {
 			}
 		}
 	})
+	// The shape of secureai's default rules (two rates and a concurrency
+	// slot per caller), with rates no loop reaches, over 4096 callers in
+	// turn: each check finds its caller's state cold, as in a service.
+	b.Run("allow+release/4096-callers", func(b *testing.B) {
+		dl, err := ratelimit.New(ratelimit.Options{Rules: ratelimit.Rules{Default: ratelimit.TierRules{Caller: ratelimit.Limits{
+			Requests:   []ratelimit.Rate{{Count: 1e9, Per: time.Second, Burst: 10}, ratelimit.PerMinute(1e9)},
+			Concurrent: 8,
+		}}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		subs := make([]ratelimit.Subject, 4096)
+		for i := range subs {
+			subs[i] = ratelimit.Subject{Caller: "caller-" + strconv.Itoa(i), Group: "bench", Model: benchModel}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			p, err := dl.Allow(ctx, subs[i%len(subs)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Release(ctx); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("reserve+commit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,15 +261,7 @@ func (l *Limiter) query(ps *plans, s Subject, parts int, amount charge) *query {
 	add(Scope{Kind: KindTier, Name: tier, Tier: tier}, tp.tier)
 	add(Scope{Kind: KindGlobal}, ps.global)
 	q.finish()
-	if q.hasSlots || q.hasBudgetsIn {
-		q.id = newID()
-	}
 	return q
-}
-
-func newID() string {
-	var b [16]byte
-	return string(strconv.AppendUint(b[:0], rand.Uint64(), 36))
 }
 
 // Allow is the cheap request-rate check: it takes one request from every

@@ -25,9 +25,10 @@ type MemoryOptions struct {
 // never settled).
 //
 // One mutex guards the whole store, so a check across all scopes is atomic.
-// Idle scopes (full buckets, ended windows, nothing held) are swept every
-// few thousand operations, so memory follows the active callers, not every
-// caller ever seen.
+// Idle scopes (full buckets, ended windows, nothing held) are swept after
+// a number of operations twice the number of scopes (at least 4096), so
+// memory follows the active callers, not every caller ever seen, and a
+// sweep costs less than one scope per operation.
 //
 // A MemoryStore is safe for concurrent use and starts no goroutine. Build
 // it with [NewMemoryStore]; the zero value is not usable. Give each
@@ -45,12 +46,60 @@ type scopeKey struct {
 	name string
 }
 
-// memScope is one scope's state: the fields of its Redis hash.
+// memScope is one scope's state: the fields of its Redis hash. A scope
+// has a few rates and at most about five live expiry buckets (see
+// bucketGrain): slices searched in order, not maps, so that a check reads
+// little memory.
 type memScope struct {
-	rates   map[Rate]*rate.Limiter
+	rates   []memRate
 	windows [numPeriods]memWindow
-	holds   map[int64]charge // expiry bucket → held
-	slots   map[int64]int    // expiry bucket → slots
+	holds   []memHold // by expiry bucket; expired ones are dropped by held
+}
+
+// memRate is the token bucket of one rate rule.
+type memRate struct {
+	r   Rate
+	lim *rate.Limiter
+}
+
+// memHold is what the checks that expire in one bucket hold: budget and
+// concurrency slots.
+type memHold struct {
+	bucket int64
+	c      charge
+	slots  int
+}
+
+// limiter returns the token bucket of r, or nil when the scope has none
+// yet (a new bucket is full).
+func (sc *memScope) limiter(r Rate) *rate.Limiter {
+	for i := range sc.rates {
+		if sc.rates[i].r == r {
+			return sc.rates[i].lim
+		}
+	}
+	return nil
+}
+
+// hold returns the hold of bucket, added when missing.
+func (sc *memScope) hold(bucket int64) *memHold {
+	for i := range sc.holds {
+		if sc.holds[i].bucket == bucket {
+			return &sc.holds[i]
+		}
+	}
+	sc.holds = append(sc.holds, memHold{bucket: bucket})
+	return &sc.holds[len(sc.holds)-1]
+}
+
+// holdAt returns the hold of bucket, or nil.
+func (sc *memScope) holdAt(bucket int64) *memHold {
+	for i := range sc.holds {
+		if sc.holds[i].bucket == bucket {
+			return &sc.holds[i]
+		}
+	}
+	return nil
 }
 
 // memWindow is a budget's counters in window w.
@@ -73,22 +122,19 @@ func (m *memWindow) roll(p period, now time.Time) {
 // held sums the live holds and slots, dropping expired buckets.
 func (sc *memScope) held(g, nowMs int64) (charge, int) {
 	var c charge
-	for b, h := range sc.holds {
-		if !bucketLive(b, g, nowMs) {
-			delete(sc.holds, b)
-			continue
-		}
-		c.tokens += h.tokens
-		c.micros += h.micros
-	}
 	n := 0
-	for b, k := range sc.slots {
-		if !bucketLive(b, g, nowMs) {
-			delete(sc.slots, b)
+	live := sc.holds[:0]
+	for _, h := range sc.holds {
+		if !bucketLive(h.bucket, g, nowMs) {
 			continue
 		}
-		n += k
+		c.tokens += h.c.tokens
+		c.micros += h.c.micros
+		n += h.slots
+		live = append(live, h)
 	}
+	clear(sc.holds[len(live):])
+	sc.holds = live
 	return c, n
 }
 
@@ -143,7 +189,7 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 		hold, slots := m.held(g, nowMs)
 		if q.rates {
 			for j := range ref.plan.rates {
-				lim := m.rates[ref.plan.rates[j].Rate]
+				lim := m.limiter(ref.plan.rates[j].Rate)
 				if lim == nil {
 					continue // a new bucket is full
 				}
@@ -188,34 +234,24 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 		}
 		if q.rates {
 			for _, rp := range ref.plan.rates {
-				lim := m.rates[rp.Rate]
+				lim := m.limiter(rp.Rate)
 				if lim == nil {
-					if m.rates == nil {
-						m.rates = make(map[Rate]*rate.Limiter, len(ref.plan.rates))
-					}
 					lim = rate.NewLimiter(rate.Limit(float64(rp.Count)/rp.Per.Seconds()), rp.Burst)
-					m.rates[rp.Rate] = lim
+					m.rates = append(m.rates, memRate{r: rp.Rate, lim: lim})
 				}
 				lim.AllowN(now, 1)
 			}
 		}
 		if q.slots && ref.plan.conc > 0 {
-			if m.slots == nil {
-				m.slots = make(map[int64]int, 2)
-			}
-			m.slots[v.bucket]++
+			m.hold(v.bucket).slots++
 		}
 		if q.budgets && ref.plan.hasBudget {
 			for _, p := range ref.plan.periods {
 				m.windows[p].roll(p, now)
 			}
-			if m.holds == nil {
-				m.holds = make(map[int64]charge, 2)
-			}
-			h := m.holds[v.bucket]
-			h.tokens += q.amount.tokens
-			h.micros += q.amount.micros
-			m.holds[v.bucket] = h
+			h := m.hold(v.bucket)
+			h.c.tokens += q.amount.tokens
+			h.c.micros += q.amount.micros
 		}
 	}
 	return v, nil
@@ -243,18 +279,16 @@ func (s *MemoryStore) settle(ctx context.Context, q *query, used charge) ([]cros
 		if m == nil {
 			continue
 		}
-		if q.slots && ref.plan.conc > 0 {
-			if n, ok := m.slots[q.bucket]; ok {
-				m.slots[q.bucket] = max(0, n-1)
-			}
+		h := m.holdAt(q.bucket)
+		if h != nil && q.slots && ref.plan.conc > 0 {
+			h.slots = max(0, h.slots-1)
 		}
 		if !q.budgets || !ref.plan.hasBudget {
 			continue
 		}
-		if h, ok := m.holds[q.bucket]; ok {
-			h.tokens = max(0, h.tokens-q.amount.tokens)
-			h.micros = max(0, h.micros-q.amount.micros)
-			m.holds[q.bucket] = h
+		if h != nil {
+			h.c.tokens = max(0, h.c.tokens-q.amount.tokens)
+			h.c.micros = max(0, h.c.micros-q.amount.micros)
 		}
 		if used.tokens == 0 && used.micros == 0 {
 			continue
@@ -274,21 +308,22 @@ func (s *MemoryStore) settle(ctx context.Context, q *query, used charge) ([]cros
 	return out, nil
 }
 
-// tick counts operations and sweeps idle scopes now and then.
+// tick counts operations and sweeps idle scopes after max(4096, twice
+// the number of scopes) of them.
 func (s *MemoryStore) tick(now time.Time, ttl time.Duration) {
 	s.ops++
-	if s.ops < 4096 {
+	if s.ops < max(4096, 2*len(s.scopes)) {
 		return
 	}
 	s.ops = 0
 	nowMs, g := now.UnixMilli(), bucketGrain(ttl)
 	for k, m := range s.scopes {
-		if hold, slots := m.held(g, nowMs); hold.tokens > 0 || hold.micros > 0 || slots > 0 || len(m.holds) > 0 || len(m.slots) > 0 {
-			continue
+		if m.held(g, nowMs); len(m.holds) > 0 {
+			continue // a live bucket, though it may hold nothing now
 		}
 		idle := true
-		for _, lim := range m.rates {
-			idle = idle && lim.TokensAt(now) >= float64(lim.Burst())
+		for _, r := range m.rates {
+			idle = idle && r.lim.TokensAt(now) >= float64(r.lim.Burst())
 		}
 		for p := range m.windows {
 			idle = idle && (!m.windows[p].set || !now.Before(m.windows[p].end))

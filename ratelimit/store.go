@@ -40,7 +40,6 @@ type query struct {
 	scopes                 []scopeRef
 	rates, slots, budgets  bool
 	amount                 charge
-	id                     string
 	ttl                    time.Duration
 	thresholds             []int // ascending percents; nil: no threshold tracking
 	bucket                 int64 // expiry bucket of the slots and holds, set by admit
