@@ -24,11 +24,14 @@ import (
 
 // inVecTables is the data of inMasksAVX512: the five bitmaps of the
 // injection anchors' first three bytes, under the codes of inCode (a
-// two-byte anchor ends at a byte of code 0), and spec, nonzero for the
-// ASCII bytes the combined pass dispatches on.
+// word ends at a byte of code 0: a two-byte anchor has code 0 third), b4,
+// the bitmap of their third and fourth bytes (laid out as keyVecTables'
+// pair bitmaps), and spec, nonzero for the ASCII bytes the combined pass
+// dispatches on.
 type inVecTables struct {
 	keyVecTables
 	spec [128]byte
+	b4   [128]byte
 }
 
 // inVecTabs holds the tables; they are read only.
@@ -40,11 +43,21 @@ func newInVecTables() *inVecTables {
 	t.init(inCode)
 	for _, a := range injAnchors {
 		w := a.word
-		var c byte // a two-byte word ends at a byte of code 0
+		var c, d byte // a word ends at a byte of code 0
 		if len(w) > 2 {
 			c = inCode(w[2])
 		}
+		if len(w) > 3 {
+			d = inCode(w[3])
+		}
 		t.add(inCode(w[0]), inCode(w[1]), c)
+		if len(w) == 2 {
+			for x := range byte(32) { // the byte after the end: any
+				t.b4[c<<2|x>>3] |= 1 << (x & 7)
+			}
+		} else {
+			t.b4[c<<2|d>>3] |= 1 << (d & 7)
+		}
 	}
 	for c := range 128 {
 		if inClass[c]&^kWord != 0 {
@@ -73,16 +86,16 @@ func inCode(c byte) byte {
 const inVecWindow = keyChunk
 
 // inMasks fills m[0:blocks] with the masks of the blocks of 64 positions
-// from w. A block whose positions and two bytes after are not all in the
+// from w. A block whose positions and three bytes after are not all in the
 // text is classified from a copy padded with zero bytes (code 0: the end
 // of the text ends a word), and its masks are cut at the text's end.
 func (t *inVecTables) inMasks(text string, w, blocks int, m *[inVecWindow/64 + 1][3]uint64) {
-	full := min(blocks, (len(text)-2-w)>>6)
+	full := min(blocks, (len(text)-3-w)>>6)
 	if full > 0 {
-		inMasksVec(text[w:w+full<<6+2], full, t, &m[0][0])
+		inMasksVec(text[w:w+full<<6+3], full, t, &m[0][0])
 	}
 	for b := max(full, 0); b < blocks; b++ {
-		var pad [64 + 2]byte
+		var pad [64 + 3]byte
 		k := copy(pad[:], text[w+b<<6:])
 		inMasksVec(unsafe.String(&pad[0], len(pad)), 1, t, &m[b][0])
 		if k < 64 {
@@ -117,7 +130,7 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 			break
 		}
 		c := text[p]
-		a, b, d := code(c), code(at(p+1)), code(at(p+2))
+		a, b, d, e := code(c), code(at(p+1)), code(at(p+2)), code(at(p+3))
 		if a != 0 {
 			alnum |= 1 << i
 		}
@@ -126,7 +139,7 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 		}
 		if has(&t.b1, a, b) && has(&t.b2, b, d) && has(&t.b3, a, d) &&
 			t.m1[t.ha[0][a]^t.ha[1][b]^t.ha[2][d]]&(1<<(d&7)) != 0 &&
-			t.m2[t.hb[0][a]^t.hb[1][b]^t.hb[2][d]]&(1<<(b&7)) != 0 {
+			t.m2[t.hb[0][a]^t.hb[1][b]^t.hb[2][d]]&(1<<(b&7)) != 0 && has(&t.b4, d, e) {
 			pass |= 1 << i
 		}
 	}

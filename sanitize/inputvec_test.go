@@ -163,6 +163,9 @@ func TestInVecLayout(t *testing.T) {
 	if got := unsafe.Offsetof(v.spec); got != 1280 {
 		t.Errorf("offset of spec = %d, the kernel reads 1280", got)
 	}
+	if got := unsafe.Offsetof(v.b4); got != 1408 {
+		t.Errorf("offset of b4 = %d, the kernel reads 1408", got)
+	}
 	if got := unsafe.Offsetof(v.keyVecTables); got != 0 {
 		t.Errorf("offset of keyVecTables = %d, the kernel reads 0", got)
 	}

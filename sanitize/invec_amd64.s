@@ -8,7 +8,8 @@
 // the positions holding an ASCII letter or digit (code not zero); out[1],
 // the positions whose byte the combined pass dispatches on (spec not zero,
 // or >= 0x80); out[2], the positions whose code triple passes the five
-// bitmaps, as keyFilterAVX512 computes it.
+// bitmaps, as keyFilterAVX512 computes it, and whose third and fourth
+// codes pass b4.
 TEXT ·inMasksAVX512(SB), NOSPLIT, $0-32
 	MOVQ text+0(FP), SI
 	MOVQ blocks+8(FP), CX
@@ -38,9 +39,11 @@ loop:
 	VMOVDQU8 (SI), Z0
 	VMOVDQU8 1(SI), Z1
 	VMOVDQU8 2(SI), Z2
+	VMOVDQU8 3(SI), Z15
 	VPMOVB2M Z0, K1
 	VPMOVB2M Z1, K2
 	VPMOVB2M Z2, K3
+	VPMOVB2M Z15, K7
 
 	// Dispatch bytes: spec[c0&127] != 0, or c0 >= 0x80.
 	VMOVDQA64 Z0, Z9
@@ -53,9 +56,11 @@ loop:
 	KNOTQ    K1, K1
 	KNOTQ    K2, K2
 	KNOTQ    K3, K3
-	VPERMI2B.Z Z21, Z20, K1, Z0 // c0
-	VPERMI2B.Z Z21, Z20, K2, Z1 // c1
-	VPERMI2B.Z Z21, Z20, K3, Z2 // c2
+	KNOTQ    K7, K7
+	VPERMI2B.Z Z21, Z20, K1, Z0  // c0
+	VPERMI2B.Z Z21, Z20, K2, Z1  // c1
+	VPERMI2B.Z Z21, Z20, K3, Z2  // c2
+	VPERMI2B.Z Z21, Z20, K7, Z15 // c3
 
 	// Letters and digits: a code not zero.
 	VPTESTMB Z0, Z0, K5
@@ -79,6 +84,16 @@ loop:
 	VPTESTMB Z8, Z11, K6
 	KANDQ    K4, K5, K4
 	KANDQ    K4, K6, K4
+
+	// The pair (c2, c3) in b4.
+	VPSLLW    $2, Z2, Z9
+	VPERMB    Z28, Z15, Z10 // c3>>3
+	VPERMB    Z29, Z15, Z11 // 1<<(c3&7)
+	VPORD     Z9, Z10, Z9
+	VMOVDQU64 1408(DX), Z10 // b4[0:64]
+	VPERMI2B  1472(DX), Z10, Z9
+	VPTESTMB  Z11, Z9, K5
+	KANDQ     K4, K5, K4
 
 	// The hashed triples, as in keyFilterAVX512.
 	VPERMB    640(DX), Z0, Z12

@@ -29,7 +29,7 @@ func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
 
 // inMasksAVX512 writes to out[3i:3i+3] the masks of the positions 64i to
 // 64i+63 of text described on [inVecTables], for i < blocks; text holds
-// 64*blocks+2 bytes at least.
+// 64*blocks+3 bytes at least.
 //
 //go:noescape
 func inMasksAVX512(text *byte, blocks int, t *inVecTables, out *uint64)
