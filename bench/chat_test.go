@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,6 +105,13 @@ func BenchmarkChat(b *testing.B) {
 			secureai.Without(secureai.StageInput), secureai.Without(secureai.StageOutput)))
 	})
 
+	// paired-phases splits paired's two calls in three phases, timed by
+	// a RoundTripper on each client: before the request goes to the
+	// transport, the round trip (response body read), and after. Both
+	// clients use the same kind of transport (secureai's is given with
+	// WithTransport, so its hardened default is not the one timed).
+	b.Run("paired-phases", func(b *testing.B) { phases(b, srv) })
+
 	// paired-moderation adds the moderation pre-check in parallel mode
 	// (a second request to the fake, at the same time as the completion)
 	// and the system-prompt leak guard to the default checks.
@@ -183,6 +192,73 @@ func paired(b *testing.B, srv *secureaitest.Server, c *secureai.Client) {
 		b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "raw-ns/op")
 		b.ReportMetric(float64(secT.Nanoseconds())/float64(b.N), "secureai-ns/op")
 		b.ReportMetric(float64(secT)/float64(rawT), "x-raw")
+	}
+}
+
+// timedRT is a RoundTripper that records when its last round trip
+// started and ended; it reads the response body whole inside the round
+// trip, so that the end is when the answer has arrived.
+type timedRT struct {
+	base       http.RoundTripper
+	start, end time.Time
+}
+
+func (t *timedRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.start = time.Now()
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr != nil {
+			return nil, rerr
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	t.end = time.Now()
+	return resp, err
+}
+
+// phases is paired with both calls split in three phases (see
+// paired-phases in BenchmarkChat).
+func phases(b *testing.B, srv *secureaitest.Server) {
+	rawRT := &timedRT{base: http.DefaultTransport.(*http.Transport).Clone()}
+	secRT := &timedRT{base: http.DefaultTransport.(*http.Transport).Clone()}
+	cfg := openai.DefaultConfig(benchKey)
+	cfg.BaseURL = srv.URL()
+	cfg.HTTPClient = &http.Client{Transport: rawRT}
+	raw := openai.NewClientWithConfig(cfg)
+	sink, err := audit.NewJSONSink(io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := newClient(b, srv, secureai.WithAuditSink(sink), secureai.WithTransport(secRT))
+	req := chatRequest()
+	var t [6]time.Duration // raw pre, round trip, post; secureai the same
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := raw.CreateChatCompletion(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := c.CreateChatCompletion(benchCtx(i), req); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		t[0] += rawRT.start.Sub(t0)
+		t[1] += rawRT.end.Sub(rawRT.start)
+		t[2] += t1.Sub(rawRT.end)
+		t[3] += secRT.start.Sub(t1)
+		t[4] += secRT.end.Sub(secRT.start)
+		t[5] += t2.Sub(secRT.end)
+		if i++; i%512 == 0 {
+			b.StopTimer()
+			srv.Reset()
+			b.StartTimer()
+		}
+	}
+	for k, name := range []string{"raw-pre", "raw-rt", "raw-post", "secureai-pre", "secureai-rt", "secureai-post"} {
+		b.ReportMetric(float64(t[k].Nanoseconds())/float64(b.N), name+"-ns")
 	}
 }
 

@@ -50,6 +50,9 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 		name  string
 		texts []string
 	}{
+		// The prompt of BenchmarkChat: plain prose with none of the
+		// words or bytes the rules key on.
+		{"prose4KB", []string{prompt4K}},
 		{"benign4KB", []string{scanBenign(4 << 10)}},
 		{"benign1MB", []string{scanBenign(1 << 20)}},
 		{"secrets4KB", []string{scanWithSecrets()}},
