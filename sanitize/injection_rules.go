@@ -388,17 +388,26 @@ func injWordRune(r rune) bool {
 // injNextWord returns the next word at or after pos, and whether a
 // sentence end (". ", "!", "?", ";", a newline) lies before it.
 func injNextWord(text string, pos int) (s, e int, stop bool) {
-	// Fast path: one space, then an ASCII word.
-	if pos+1 < len(text) && text[pos] == ' ' && injClass[text[pos+1]] == cWord {
-		i := pos + 2
-		for i < len(text) && injClass[text[i]] == cWord {
-			i++
+	// Fast path: ASCII separators that end no sentence, then an ASCII
+	// word; anything else is the slow path's.
+	i := pos
+	for ; i < len(text); i++ {
+		c := text[i]
+		if injClass[c] == cWord {
+			break
 		}
-		if i == len(text) || text[i] < utf8.RuneSelf {
-			return pos + 1, i, false
+		if c >= utf8.RuneSelf || c == '.' || c == '!' || c == '?' || c == ';' || c == '\n' {
+			return injNextWordSlow(text, pos)
 		}
 	}
-	return injNextWordSlow(text, pos)
+	s = i
+	for i < len(text) && injClass[text[i]] == cWord {
+		i++
+	}
+	if i < len(text) && text[i] >= utf8.RuneSelf {
+		return injNextWordSlow(text, pos)
+	}
+	return s, i, false
 }
 
 func injNextWordSlow(text string, pos int) (s, e int, stop bool) {
