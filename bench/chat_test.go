@@ -165,33 +165,39 @@ func BenchmarkChat(b *testing.B) {
 // paired alternates one raw go-openai call and one call through c in every
 // iteration and reports both times and their ratio.
 func paired(b *testing.B, srv *secureaitest.Server, c *secureai.Client) {
-	{
-		cfg := openai.DefaultConfig(benchKey)
-		cfg.BaseURL = srv.URL()
-		raw := openai.NewClientWithConfig(cfg)
-		req := chatRequest()
-		var rawT, secT time.Duration
-		i := 0
-		for b.Loop() {
-			t0 := time.Now()
-			if _, err := raw.CreateChatCompletion(context.Background(), req); err != nil {
-				b.Fatal(err)
-			}
-			t1 := time.Now()
-			if _, err := c.CreateChatCompletion(benchCtx(i), req); err != nil {
-				b.Fatal(err)
-			}
-			rawT += t1.Sub(t0)
-			secT += time.Since(t1)
-			if i++; i%512 == 0 {
-				b.StopTimer()
-				srv.Reset()
-				b.StartTimer()
-			}
+	cfg := openai.DefaultConfig(benchKey)
+	cfg.BaseURL = srv.URL()
+	var rawT, secT time.Duration
+	pairs(b, srv, openai.NewClientWithConfig(cfg), c, func(t0, t1, t2 time.Time) {
+		rawT += t1.Sub(t0)
+		secT += t2.Sub(t1)
+	})
+	b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(secT.Nanoseconds())/float64(b.N), "secureai-ns/op")
+	b.ReportMetric(float64(secT)/float64(rawT), "x-raw")
+}
+
+// pairs runs one call through raw and then one through c in every
+// iteration, and gives each the times before, between and after them. The
+// fake server's request log is cleared outside the timer every 512 pairs.
+func pairs(b *testing.B, srv *secureaitest.Server, raw *openai.Client, c *secureai.Client, each func(t0, t1, t2 time.Time)) {
+	req := chatRequest()
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := raw.CreateChatCompletion(context.Background(), req); err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "raw-ns/op")
-		b.ReportMetric(float64(secT.Nanoseconds())/float64(b.N), "secureai-ns/op")
-		b.ReportMetric(float64(secT)/float64(rawT), "x-raw")
+		t1 := time.Now()
+		if _, err := c.CreateChatCompletion(benchCtx(i), req); err != nil {
+			b.Fatal(err)
+		}
+		each(t0, t1, time.Now())
+		if i++; i%512 == 0 {
+			b.StopTimer()
+			srv.Reset()
+			b.StartTimer()
+		}
 	}
 }
 
@@ -232,31 +238,15 @@ func phases(b *testing.B, srv *secureaitest.Server) {
 		b.Fatal(err)
 	}
 	c := newClient(b, srv, secureai.WithAuditSink(sink), secureai.WithTransport(secRT))
-	req := chatRequest()
 	var t [6]time.Duration // raw pre, round trip, post; secureai the same
-	i := 0
-	for b.Loop() {
-		t0 := time.Now()
-		if _, err := raw.CreateChatCompletion(context.Background(), req); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if _, err := c.CreateChatCompletion(benchCtx(i), req); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
+	pairs(b, srv, raw, c, func(t0, t1, t2 time.Time) {
 		t[0] += rawRT.start.Sub(t0)
 		t[1] += rawRT.end.Sub(rawRT.start)
 		t[2] += t1.Sub(rawRT.end)
 		t[3] += secRT.start.Sub(t1)
 		t[4] += secRT.end.Sub(secRT.start)
 		t[5] += t2.Sub(secRT.end)
-		if i++; i%512 == 0 {
-			b.StopTimer()
-			srv.Reset()
-			b.StartTimer()
-		}
-	}
+	})
 	for k, name := range []string{"raw-pre", "raw-rt", "raw-post", "secureai-pre", "secureai-rt", "secureai-post"} {
 		b.ReportMetric(float64(t[k].Nanoseconds())/float64(b.N), name+"-ns")
 	}

@@ -70,15 +70,8 @@ func newInVecTables() *inVecTables {
 // inCode is the five-bit code of c in inVecTables: ASCII letters, folded,
 // 1–26; digits keyCodeDigit; every other byte 0.
 func inCode(c byte) byte {
-	switch {
-	case c >= 'a' && c <= 'z':
-		return c - 'a' + 1
-	case c >= 'A' && c <= 'Z':
-		return c - 'A' + 1
-	case c >= '0' && c <= '9':
-		return keyCodeDigit
-	}
-	return 0
+	var none [256]uint8 // no byte but letters and digits has a code
+	return keyCode(&none, c)
 }
 
 // inVecWindow is how many positions runVec classifies at a time: the
@@ -117,29 +110,20 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 		}
 		return 0
 	}
-	code := func(c byte) byte {
-		if c >= 0x80 {
-			return 0
-		}
-		return t.code[c]
-	}
-	has := func(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0 }
 	for i := range 64 {
 		p := base + i
 		if p >= len(text) {
 			break
 		}
 		c := text[p]
-		a, b, d, e := code(c), code(at(p+1)), code(at(p+2)), code(at(p+3))
+		a, b, d, e := t.codeOf(c), t.codeOf(at(p+1)), t.codeOf(at(p+2)), t.codeOf(at(p+3))
 		if a != 0 {
 			alnum |= 1 << i
 		}
 		if c >= 0x80 || t.spec[c] != 0 {
 			spec |= 1 << i
 		}
-		if has(&t.b1, a, b) && has(&t.b2, b, d) && has(&t.b3, a, d) &&
-			t.m1[t.ha[0][a]^t.ha[1][b]^t.ha[2][d]]&(1<<(d&7)) != 0 &&
-			t.m2[t.hb[0][a]^t.hb[1][b]^t.hb[2][d]]&(1<<(b&7)) != 0 && has(&t.b4, d, e) {
+		if t.passes(a, b, d) && pairHas(&t.b4, d, e) {
 			pass |= 1 << i
 		}
 	}

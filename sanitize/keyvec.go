@@ -110,18 +110,29 @@ func keyCode(cls *[256]uint8, c byte) byte {
 // kernel computes it; p+2 < len(text). It is the reference the kernel is
 // tested against.
 func (t *keyVecTables) pass(text string, p int) bool {
-	code := func(c byte) byte {
-		if c >= 0x80 {
-			return 0
-		}
-		return t.code[c]
+	return t.passes(t.codeOf(text[p]), t.codeOf(text[p+1]), t.codeOf(text[p+2]))
+}
+
+// codeOf is the code of any byte, as the kernels compute it: bytes >=
+// 0x80 have code 0.
+func (t *keyVecTables) codeOf(c byte) byte {
+	if c >= 0x80 {
+		return 0
 	}
-	has := func(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0 }
-	a, b, c := code(text[p]), code(text[p+1]), code(text[p+2])
-	return has(&t.b1, a, b) && has(&t.b2, b, c) && has(&t.b3, a, c) &&
+	return t.code[c]
+}
+
+// passes reports whether the codes a, b, c pass the five bitmaps (the
+// kernels' FILTER5).
+func (t *keyVecTables) passes(a, b, c byte) bool {
+	return pairHas(&t.b1, a, b) && pairHas(&t.b2, b, c) && pairHas(&t.b3, a, c) &&
 		t.m1[t.ha[0][a]^t.ha[1][b]^t.ha[2][c]]&(1<<(c&7)) != 0 &&
 		t.m2[t.hb[0][a]^t.hb[1][b]^t.hb[2][c]]&(1<<(b&7)) != 0
 }
+
+// pairHas reports whether the pair bitmap m holds the codes (a, b): bit
+// b&7 of byte a<<2|b>>3.
+func pairHas(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0 }
 
 // vecSkip is skip with the vector filter: the first position from p
 // that the vector filter and mayStart both let a keyword start at, or

@@ -1,14 +1,15 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "vecfilter_amd64.h"
 
 // func keyFilterAVX512(text *byte, blocks int, t *keyVecTables, out *uint64)
 //
 // For each block of 64 positions: load the bytes at the positions, one
 // and two further on; map each to its code (zero for bytes >= 0x80);
 // look up the pairs (c0, c1), (c1, c2) and (c0, c2) in the bitmaps b1, b2
-// and b3, and the hashed triple in m1 and m2; store the mask of the
-// positions where all five bits are set.
+// and b3, and the hashed triple in m1 and m2 (FILTER5); store the mask of
+// the positions where all five bits are set.
 TEXT ·keyFilterAVX512(SB), NOSPLIT, $0-32
 	MOVQ text+0(FP), SI
 	MOVQ blocks+8(FP), CX
@@ -16,70 +17,16 @@ TEXT ·keyFilterAVX512(SB), NOSPLIT, $0-32
 	MOVQ out+24(FP), DI
 	TESTQ CX, CX
 	JZ   done
-
-	VMOVDQU64 0(DX), Z20   // code[0:64]
-	VMOVDQU64 64(DX), Z21  // code[64:128]
-	VMOVDQU64 128(DX), Z22 // b1
-	VMOVDQU64 192(DX), Z23
-	VMOVDQU64 256(DX), Z24 // b2
-	VMOVDQU64 320(DX), Z25
-	VMOVDQU64 384(DX), Z26 // b3
-	VMOVDQU64 448(DX), Z27
-	VMOVDQU64 512(DX), Z28 // hi3
-	VMOVDQU64 576(DX), Z29 // bitsel
-	VMOVDQU64 1024(DX), Z30 // m1
-	VMOVDQU64 1088(DX), Z31
-	VMOVDQU64 1152(DX), Z18 // m2
-	VMOVDQU64 1216(DX), Z19
+	LOAD_FILTER_TABLES
 
 loop:
 	VMOVDQU8 (SI), Z0
 	VMOVDQU8 1(SI), Z1
 	VMOVDQU8 2(SI), Z2
-	VPMOVB2M Z0, K1
-	VPMOVB2M Z1, K2
-	VPMOVB2M Z2, K3
-	KNOTQ    K1, K1
-	KNOTQ    K2, K2
-	KNOTQ    K3, K3
-	VPERMI2B.Z Z21, Z20, K1, Z0 // c0
-	VPERMI2B.Z Z21, Z20, K2, Z1 // c1
-	VPERMI2B.Z Z21, Z20, K3, Z2 // c2
-
-	VPSLLW $2, Z0, Z3 // c0<<2
-	VPSLLW $2, Z1, Z4 // c1<<2
-	VPERMB Z28, Z1, Z5 // c1>>3
-	VPERMB Z29, Z1, Z6 // 1<<(c1&7)
-	VPERMB Z28, Z2, Z7 // c2>>3
-	VPERMB Z29, Z2, Z8 // 1<<(c2&7)
-	VPORD  Z3, Z5, Z9  // (c0, c1)
-	VPORD  Z4, Z7, Z10 // (c1, c2)
-	VPORD  Z3, Z7, Z11 // (c0, c2)
-	VPERMI2B Z23, Z22, Z9
-	VPERMI2B Z25, Z24, Z10
-	VPERMI2B Z27, Z26, Z11
-	VPTESTMB Z6, Z9, K4
-	VPTESTMB Z8, Z10, K5
-	VPTESTMB Z8, Z11, K6
-	KANDQ    K4, K5, K4
-	KANDQ    K4, K6, K4
-
-	// The hashed triples: ha[0][c0]^ha[1][c1]^ha[2][c2] indexes m1, bit
-	// c2&7; the same with hb and m2, bit c1&7.
-	VPERMB    640(DX), Z0, Z12
-	VPERMB    704(DX), Z1, Z13
-	VPERMB    768(DX), Z2, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z12 // xor of the three
-	VPERMI2B  Z31, Z30, Z12
-	VPTESTMB  Z8, Z12, K5
-	VPERMB    832(DX), Z0, Z15
-	VPERMB    896(DX), Z1, Z16
-	VPERMB    960(DX), Z2, Z17
-	VPTERNLOGD $0x96, Z17, Z16, Z15
-	VPERMI2B  Z19, Z18, Z15
-	VPTESTMB  Z6, Z15, K6
-	KANDQ    K4, K5, K4
-	KANDQ    K4, K6, K4
+	CODE(Z0, K1)
+	CODE(Z1, K2)
+	CODE(Z2, K3)
+	FILTER5
 	KMOVQ    K4, AX
 	MOVQ     AX, (DI)
 
@@ -91,4 +38,3 @@ loop:
 
 done:
 	RET
-
