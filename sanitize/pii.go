@@ -256,11 +256,44 @@ func matchNumber(text string, s int) (int, string) {
 		if !plus && nd == 9 && seps == 0 {
 			return 0, "" // a bare nine-digit number is more often an ID than a phone
 		}
-		if pn, err := phonenumbers.Parse(num, PhoneRegion); err == nil && phonenumbers.IsValidNumber(pn) {
+		if (plus || !dateLike(num)) && phoneValid(num) {
 			return e, "phone"
 		}
 	}
 	return 0, ""
+}
+
+// phoneValid reports whether libphonenumber parses num, in PhoneRegion,
+// as a valid number: a few microseconds, with allocations.
+func phoneValid(num string) bool {
+	pn, err := phonenumbers.Parse(num, PhoneRegion)
+	return err == nil && phonenumbers.IsValidNumber(pn)
+}
+
+// dateLike reports whether num, a phone-number candidate, is an ISO date
+// (YYYY-MM-DD) or a range of years (YYYY-YYYY), years 1900 to 2099, with
+// or without a '(' before it. Prose is full of them, libphonenumber takes
+// microseconds to turn one down, and it turns down every one:
+// TestDateLikeNotPhone checks all of them.
+func dateLike(num string) bool {
+	num = strings.TrimPrefix(num, "(")
+	year := func(s string) bool {
+		return len(s) == 4 && (s[:2] == "19" || s[:2] == "20") && isDigit(s[2]) && isDigit(s[3])
+	}
+	two := func(s string, lo, hi int) bool {
+		if len(s) != 2 || !isDigit(s[0]) || !isDigit(s[1]) {
+			return false
+		}
+		v := int(s[0]-'0')*10 + int(s[1]-'0')
+		return v >= lo && v <= hi
+	}
+	switch len(num) {
+	case 9:
+		return year(num[:4]) && num[4] == '-' && year(num[5:])
+	case 10:
+		return year(num[:4]) && num[4] == '-' && two(num[5:7], 1, 12) && num[7] == '-' && two(num[8:], 1, 31)
+	}
+	return false
 }
 
 func luhn(d []byte) bool {

@@ -1,8 +1,11 @@
 package sanitize
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/secureai-go/secureai/internal/testenv"
 )
 
 func TestScanPII(t *testing.T) {
@@ -82,4 +85,47 @@ func FuzzScanPII(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDateLikeNotPhone checks the shortcut that spares libphonenumber
+// the dates in prose: every text dateLike accepts (every ISO date and
+// every range of years from 1900 to 2099, with and without a '(' before
+// it) is one libphonenumber turns down, so the shortcut never hides a
+// phone number; and it accepts no phone number of the PII tests.
+func TestDateLikeNotPhone(t *testing.T) {
+	n := 0
+	check := func(s string) {
+		if !dateLike(s) {
+			t.Fatalf("%q: not date-like", s)
+		}
+		if phoneValid(s) {
+			t.Fatalf("%q: date-like, and libphonenumber accepts it as a phone number", s)
+		}
+		n++
+	}
+	step := 1
+	if testing.Short() || testenv.Race {
+		step = 7 // a sample of the years: the full run is in go test ./...
+	}
+	for y := 1900; y <= 2099; y += step {
+		for m := 1; m <= 12; m++ {
+			for d := 1; d <= 31; d++ {
+				s := fmt.Sprintf("%d-%02d-%02d", y, m, d)
+				check(s)
+				check("(" + s)
+			}
+		}
+		for y2 := 1900; y2 <= 2099; y2++ {
+			s := fmt.Sprintf("%d-%d", y, y2)
+			check(s)
+			check("(" + s)
+		}
+	}
+	for _, s := range []string{"(415) 555-0132", "415-555-0132", "1-415-555-2671", "2026-03-04 5", "2026-13-04",
+		"2026-03-32", "1899-01-01", "2100-01-01", "2026-3-04", "2026.03.04", "12026-03-04", "2026-03"} {
+		if dateLike(s) {
+			t.Errorf("%q: date-like", s)
+		}
+	}
+	t.Logf("%d date-like texts, none a phone number", n)
 }
