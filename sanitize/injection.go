@@ -255,9 +255,7 @@ func NewInjectionDetector(opts InjectionOptions) (*InjectionDetector, error) {
 		classifierW: opts.ClassifierWeight,
 		timeout:     opts.ClassifierTimeout,
 		failOpen:    opts.ClassifierFailOpen,
-	}
-	if haveVec() {
-		d.vec = inVecTabs
+		vec:         vecTables(),
 	}
 	if math.IsNaN(d.threshold) || d.threshold < 0 || d.threshold > 1 {
 		bad("Threshold", "must be in [0,1]")
@@ -379,7 +377,7 @@ func (d *InjectionDetector) Scan(text string) []Finding {
 // [DefaultInjectionThreshold], no classifier, no allowed hosts). See
 // [InjectionDetector.Scan].
 func ScanInjection(text string) []Finding {
-	d := InjectionDetector{threshold: DefaultInjectionThreshold}
+	d := InjectionDetector{threshold: DefaultInjectionThreshold, vec: vecTables()}
 	return d.Scan(text)
 }
 

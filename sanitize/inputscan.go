@@ -75,9 +75,7 @@ func NewInputScanner(opts InputScanOptions) (*InputScanner, error) {
 		pii:     !opts.SkipPII,
 		unicode: !opts.SkipUnicode,
 	}
-	if haveVec() {
-		s.vec = inVecTabs
-	}
+	s.vec = vecTables()
 	if !opts.SkipKeyRules {
 		s.keys = DefaultKeyRules()
 	}

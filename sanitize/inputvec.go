@@ -37,6 +37,15 @@ type inVecTables struct {
 // inVecTabs holds the tables; they are read only.
 var inVecTabs = newInVecTables()
 
+// vecTables returns the tables of the vector pass, or nil on a processor
+// that cannot run it.
+func vecTables() *inVecTables {
+	if haveVec() {
+		return inVecTabs
+	}
+	return nil
+}
+
 // newInVecTables builds the tables from injAnchors and inClass.
 func newInVecTables() *inVecTables {
 	t := new(inVecTables)
