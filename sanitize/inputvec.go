@@ -14,7 +14,7 @@ import (
 //     secret and PII anchors, '<', '[', ']', control characters, bytes >=
 //     0x80), and
 //   - the start of every word (a run of ASCII letters and digits) whose
-//     first three bytes may begin an injection anchor word, or that is at
+//     first four bytes may begin an injection anchor word, or that is at
 //     least 16 bytes long (an encoded payload).
 //
 // The rest of the text — most words of prose, and the bytes between them —
@@ -62,10 +62,10 @@ func newInVecTables() *inVecTables {
 		t.add(inCode(w[0]), inCode(w[1]), c)
 		if len(w) == 2 {
 			for x := range byte(32) { // the byte after the end: any
-				t.b4[c<<2|x>>3] |= 1 << (x & 7)
+				pairSet(&t.b4, c, x)
 			}
 		} else {
-			t.b4[c<<2|d>>3] |= 1 << (d & 7)
+			pairSet(&t.b4, c, d)
 		}
 	}
 	for c := range 128 {

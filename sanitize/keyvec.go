@@ -83,10 +83,9 @@ func (t *keyVecTables) init(code func(byte) byte) {
 
 // add lets the code triple (x, y, z) pass the five bitmaps.
 func (t *keyVecTables) add(x, y, z byte) {
-	set := func(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
-	set(&t.b1, x, y)
-	set(&t.b2, y, z)
-	set(&t.b3, x, z)
+	pairSet(&t.b1, x, y)
+	pairSet(&t.b2, y, z)
+	pairSet(&t.b3, x, z)
 	t.m1[t.ha[0][x]^t.ha[1][y]^t.ha[2][z]] |= 1 << (z & 7)
 	t.m2[t.hb[0][x]^t.hb[1][y]^t.hb[2][z]] |= 1 << (y & 7)
 }
@@ -133,6 +132,9 @@ func (t *keyVecTables) passes(a, b, c byte) bool {
 // pairHas reports whether the pair bitmap m holds the codes (a, b): bit
 // b&7 of byte a<<2|b>>3.
 func pairHas(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0 }
+
+// pairSet adds the codes (a, b) to the pair bitmap m.
+func pairSet(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
 
 // vecSkip is skip with the vector filter: the first position from p
 // that the vector filter and mayStart both let a keyword start at, or
