@@ -236,13 +236,13 @@ const (
 	partBudgets
 )
 
-// query builds the check of s on the plans ps: the scopes whose limits
+// query sets q to the check of s on the plans ps: the scopes whose limits
 // have something for the requested parts.
-func (l *Limiter) query(ps *plans, s Subject, parts int, amount charge) *query {
-	q := &query{subject: s, amount: amount, ttl: l.ttl,
+func (l *Limiter) query(q *query, ps *plans, s Subject, parts int, amount charge) {
+	*q = query{subject: s, amount: amount, ttl: l.ttl,
 		rates: parts&partRates != 0, slots: parts&partSlots != 0, budgets: parts&partBudgets != 0}
 	if ps == nil {
-		return q
+		return
 	}
 	if q.budgets && l.onThreshold != nil {
 		q.thresholds = l.thresholds
@@ -261,7 +261,6 @@ func (l *Limiter) query(ps *plans, s Subject, parts int, amount charge) *query {
 	add(Scope{Kind: KindTier, Name: tier, Tier: tier}, tp.tier)
 	add(Scope{Kind: KindGlobal}, ps.global)
 	q.finish()
-	return q
 }
 
 // Allow is the cheap request-rate check: it takes one request from every
@@ -274,11 +273,12 @@ func (l *Limiter) query(ps *plans, s Subject, parts int, amount charge) *query {
 // ends (for a stream, when the stream ends). Without a Concurrent rule
 // Release is free and may be skipped.
 func (l *Limiter) Allow(ctx context.Context, s Subject) (*Permit, error) {
-	r, err := l.check(ctx, s, partRates|partSlots, Amount{})
-	if err != nil {
+	p := new(Permit) // the permit, its reservation and query: one allocation
+	if err := l.check(ctx, s, partRates|partSlots, Amount{}, &p.res); err != nil {
 		return nil, err
 	}
-	return &Permit{r: r}, nil
+	p.r = &p.res
+	return p, nil
 }
 
 // Reserve holds amount in every token and spend budget of the subject's
@@ -287,14 +287,22 @@ func (l *Limiter) Allow(ctx context.Context, s Subject) (*Permit, error) {
 // ErrLimiterUnavailable per the failure policy; a negative amount is an
 // error.
 func (l *Limiter) Reserve(ctx context.Context, s Subject, amount Amount) (*Reservation, error) {
-	return l.check(ctx, s, partBudgets, amount)
+	r := new(Reservation)
+	if err := l.check(ctx, s, partBudgets, amount, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Admit is Allow and Reserve in one atomic check (one round trip to Redis):
 // rates, concurrency slots and budgets of every scope. The Reservation also
 // holds the slots, released when it is committed or cancelled.
 func (l *Limiter) Admit(ctx context.Context, s Subject, amount Amount) (*Reservation, error) {
-	return l.check(ctx, s, partRates|partSlots|partBudgets, amount)
+	r := new(Reservation)
+	if err := l.check(ctx, s, partRates|partSlots|partBudgets, amount, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (l *Limiter) charge(model string, a Amount) (charge, error) {
@@ -304,15 +312,17 @@ func (l *Limiter) charge(model string, a Amount) (charge, error) {
 	return charge{tokens: a.Tokens(), micros: l.prices.micros(model, a)}, nil
 }
 
-func (l *Limiter) check(ctx context.Context, s Subject, parts int, a Amount) (*Reservation, error) {
+// check runs the check of s for parts and, when every scope admits it,
+// sets r to the reservation it took; r also holds the query.
+func (l *Limiter) check(ctx context.Context, s Subject, parts int, a Amount, r *Reservation) error {
 	c, err := l.charge(s.Model, a)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var q *query
+	q := &r.qv
 	var v verdict
 	st, err := l.do(ctx, func(ctx context.Context, st Store, ps *plans) error {
-		q = l.query(ps, s, parts, c)
+		l.query(q, ps, s, parts, c)
 		if len(q.scopes) == 0 {
 			v = verdict{ok: true}
 			return nil
@@ -322,13 +332,14 @@ func (l *Limiter) check(ctx context.Context, s Subject, parts int, a Amount) (*R
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !v.ok {
-		return nil, l.refusal(q, v)
+		return l.refusal(q, v)
 	}
 	q.bucket = v.bucket
-	return &Reservation{l: l, store: st, q: q}, nil
+	r.l, r.store, r.q = l, st, q
+	return nil
 }
 
 func (l *Limiter) refusal(q *query, v verdict) *Error {
@@ -492,8 +503,9 @@ func scopePlanOf(ps *plans, sc Scope) (*scopePlan, Scope) {
 type Reservation struct {
 	l       *Limiter
 	store   Store
-	q       *query
+	q       *query // &qv
 	settled atomic.Bool
+	qv      query
 }
 
 // Commit charges used in every budget of the reservation and releases the
@@ -580,7 +592,8 @@ func (l *Limiter) chargeFallback(ctx context.Context, q *query, used charge) err
 	if l.fallback == nil || (used.tokens == 0 && used.micros == 0) {
 		return nil
 	}
-	fq := l.query(l.fallbackPlans, q.subject, partBudgets, charge{})
+	fq := new(query)
+	l.query(fq, l.fallbackPlans, q.subject, partBudgets, charge{})
 	if !fq.hasBudgetsIn {
 		return nil
 	}
@@ -607,7 +620,10 @@ func (l *Limiter) report(q *query, out []crossing) {
 // Permit is what [Limiter.Allow] grants: the concurrency slots of the call,
 // if any rule asked for them. Release it when the call ends. A Permit is
 // safe for concurrent use; Release on a nil Permit does nothing.
-type Permit struct{ r *Reservation }
+type Permit struct {
+	r   *Reservation // &res
+	res Reservation
+}
 
 // Release frees the permit's concurrency slots. A second Release returns
 // ErrSettled. Run it under a context detached from the caller's

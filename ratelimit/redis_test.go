@@ -163,7 +163,8 @@ func TestRedisKeys(t *testing.T) {
 		Default: TierRules{Caller: Limits{Concurrent: 1, USDPerMonth: 1}, Group: Limits{TokensPerMinute: 1}, Tier: Limits{Requests: []Rate{PerMinute(2)}}},
 	}})
 	s := Subject{Caller: "a}{b:c d%", Group: "g/1", Model: "gpt-4o"}
-	q := l.query(l.plans, s, partRates|partSlots|partBudgets, charge{1, 1})
+	q := new(query)
+	l.query(q, l.plans, s, partRates|partSlots|partBudgets, charge{1, 1})
 	_, keys := rs.keysOf(q)
 	want := []string{"p:{rl}:u:a%7D%7Bb%3Ac%20d%25", "p:{rl}:g:g%2F1", "p:{rl}:t:", "p:{rl}:a:"}
 	if strings.Join(keys, " ") != strings.Join(want, " ") {
