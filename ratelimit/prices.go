@@ -120,6 +120,9 @@ func (t priceTable) micros(model string, a Amount) int64 {
 	if a.CostUSD > 0 {
 		return int64(math.Ceil(a.CostUSD * 1e6))
 	}
+	if a.InputTokens == 0 && a.OutputTokens == 0 {
+		return 0 // nothing to price (Allow's empty amount): no lookup
+	}
 	p := t.lookup(model)
 	return int64(math.Ceil(float64(a.InputTokens)*p.Input + float64(a.OutputTokens)*p.Output))
 }
