@@ -274,10 +274,9 @@ func (l *Limiter) query(q *query, ps *plans, s Subject, parts int, amount charge
 // Release is free and may be skipped.
 func (l *Limiter) Allow(ctx context.Context, s Subject) (*Permit, error) {
 	p := new(Permit) // the permit, its reservation and query: one allocation
-	if err := l.check(ctx, s, partRates|partSlots, Amount{}, &p.res); err != nil {
+	if err := l.check(ctx, s, partRates|partSlots, Amount{}, &p.r); err != nil {
 		return nil, err
 	}
-	p.r = &p.res
 	return p, nil
 }
 
@@ -319,7 +318,7 @@ func (l *Limiter) check(ctx context.Context, s Subject, parts int, a Amount, r *
 	if err != nil {
 		return err
 	}
-	q := &r.qv
+	q := &r.q
 	var v verdict
 	st, err := l.do(ctx, func(ctx context.Context, st Store, ps *plans) error {
 		l.query(q, ps, s, parts, c)
@@ -338,7 +337,7 @@ func (l *Limiter) check(ctx context.Context, s Subject, parts int, a Amount, r *
 		return l.refusal(q, v)
 	}
 	q.bucket = v.bucket
-	r.l, r.store, r.q = l, st, q
+	r.l, r.store = l, st
 	return nil
 }
 
@@ -503,9 +502,8 @@ func scopePlanOf(ps *plans, sc Scope) (*scopePlan, Scope) {
 type Reservation struct {
 	l       *Limiter
 	store   Store
-	q       *query // &qv
 	settled atomic.Bool
-	qv      query
+	q       query
 }
 
 // Commit charges used in every budget of the reservation and releases the
@@ -549,7 +547,7 @@ func (r *Reservation) settle(ctx context.Context, used charge) error {
 	if !r.settled.CompareAndSwap(false, true) {
 		return ErrSettled
 	}
-	q := r.q
+	q := &r.q
 	if !q.hasSlots && !q.hasBudgetsIn {
 		return nil
 	}
@@ -620,10 +618,7 @@ func (l *Limiter) report(q *query, out []crossing) {
 // Permit is what [Limiter.Allow] grants: the concurrency slots of the call,
 // if any rule asked for them. Release it when the call ends. A Permit is
 // safe for concurrent use; Release on a nil Permit does nothing.
-type Permit struct {
-	r   *Reservation // &res
-	res Reservation
-}
+type Permit struct{ r Reservation }
 
 // Release frees the permit's concurrency slots. A second Release returns
 // ErrSettled. Run it under a context detached from the caller's

@@ -83,10 +83,8 @@ func (sc *memScope) limiter(r Rate) *rate.Limiter {
 
 // hold returns the hold of bucket, added when missing.
 func (sc *memScope) hold(bucket int64) *memHold {
-	for i := range sc.holds {
-		if sc.holds[i].bucket == bucket {
-			return &sc.holds[i]
-		}
+	if h := sc.holdAt(bucket); h != nil {
+		return h
 	}
 	sc.holds = append(sc.holds, memHold{bucket: bucket})
 	return &sc.holds[len(sc.holds)-1]

@@ -46,7 +46,7 @@ type InputScanOptions struct {
 // homoglyph and invisible-character rules. On processors with AVX-512
 // VBMI the pass does not walk every word: a vector classifier marks, 64
 // bytes at a time, the bytes that dispatch and the words whose first
-// three bytes may start a lexicon word (or that are 16 bytes long or
+// four bytes may start a lexicon word (or that are 16 bytes long or
 // more), and only those are visited; elsewhere regular text costs a
 // table load per byte and a Bloom-filter probe per word. The key rules' keyword
 // filter (a hashed trigram probe per byte, see [KeyRules.Scan]) runs

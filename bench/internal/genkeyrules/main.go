@@ -467,11 +467,6 @@ func keywordReach(re *syntax.Regexp, keywords []string) (before int, steps []ste
 	}
 	k := -1
 	for i, sub := range re.Sub {
-		allKeywords := func(ws []string) bool {
-			return len(ws) > 0 && !slices.ContainsFunc(ws, func(w string) bool {
-				return !slices.ContainsFunc(keywords, func(k string) bool { return strings.HasPrefix(strings.ToLower(w), k) })
-			})
-		}
 		var lits []string
 		if ps, ok := prefixes(sub); ok {
 			for _, p := range ps {
@@ -480,7 +475,7 @@ func keywordReach(re *syntax.Regexp, keywords []string) (before int, steps []ste
 		}
 		// The literal prefixes may stop short of a keyword ("passw" of
 		// passw(?:or)?d); the strings themselves, if few, do not.
-		if ws, ok := expand(sub, 512); allKeywords(lits) || ok && allKeywords(ws) {
+		if ws, ok := expand(sub, 512); startKeywords(lits, keywords) || ok && startKeywords(ws, keywords) {
 			k = i
 			break
 		}
@@ -527,10 +522,7 @@ func leadRun(src string, keywords []string) (*lead, string) {
 		l.Sub[0].Op != syntax.OpCharClass {
 		return nil, ""
 	}
-	ws, ok := expand(re.Sub[1].Simplify(), 512)
-	if !ok || len(ws) == 0 || slices.ContainsFunc(ws, func(w string) bool {
-		return !slices.ContainsFunc(keywords, func(k string) bool { return strings.HasPrefix(strings.ToLower(w), k) })
-	}) {
+	if ws, ok := expand(re.Sub[1].Simplify(), 512); !ok || !startKeywords(ws, keywords) {
 		return nil, ""
 	}
 	rest := *re
@@ -539,6 +531,14 @@ func leadRun(src string, keywords []string) (*lead, string) {
 		return nil, ""
 	}
 	return &lead{ranges: slices.Clone(l.Sub[0].Rune), max: l.Max}, rest.String()
+}
+
+// startKeywords reports whether ws is not empty and each of its strings
+// starts with one of the keywords, ignoring case.
+func startKeywords(ws, keywords []string) bool {
+	return len(ws) > 0 && !slices.ContainsFunc(ws, func(w string) bool {
+		return !slices.ContainsFunc(keywords, func(k string) bool { return strings.HasPrefix(strings.ToLower(w), k) })
+	})
 }
 
 // expand returns every string re matches, its case-folded letters in
