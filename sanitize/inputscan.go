@@ -44,8 +44,8 @@ type InputScanOptions struct {
 // that can start a rule ('-', '_', '=', ':', '@', '+', '(', '<', '[', ']')
 // dispatches to it, and a byte >= 0x80 or a control character to the
 // homoglyph and invisible-character rules. On processors with AVX-512
-// VBMI the pass does not walk every word: a vector classifier marks, 64
-// bytes at a time, the bytes that dispatch and the words whose first
+// VBMI or AVX2 the pass does not walk every word: a vector classifier
+// marks, 64 bytes at a time, the bytes that dispatch and the words whose first
 // four bytes may start a lexicon word (or that are 16 bytes long or
 // more), and only those are visited; elsewhere regular text costs a
 // table load per byte and a Bloom-filter probe per word. The key rules' keyword

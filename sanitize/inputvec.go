@@ -2,13 +2,15 @@ package sanitize
 
 import (
 	"math/bits"
+	"sync"
 	"unsafe"
 )
 
 // The vector form of the combined pass. On processors with AVX-512 VBMI
-// (see haveVec), [pass.run] does not walk the text a byte and a word at a
-// time: inMasksAVX512 classifies 64 positions at a time into three masks,
-// and the pass visits only the positions those masks select:
+// or AVX2 (see haveVec), [pass.run] does not walk the text a byte and a
+// word at a time: inMasksAVX512 or inMasksAVX2 classifies 64 positions at
+// a time into three masks, and the pass visits only the positions those
+// masks select:
 //
 //   - every byte the scalar loop dispatches on (inClass beyond kWord: the
 //     secret and PII anchors, '<', '[', ']', control characters, bytes >=
@@ -27,30 +29,44 @@ import (
 // word ends at a byte of code 0: a two-byte anchor has code 0 third), b4,
 // the bitmap of their third and fourth bytes (laid out as keyVecTables'
 // pair bitmaps), and spec, nonzero for the ASCII bytes the combined pass
-// dispatches on.
+// dispatches on. inMasksAVX2 reads anchors, the nibble filter of the
+// anchors' first four bytes (a word's end as any byte but an ASCII letter
+// or digit), and cls, which classifies bytes as inMasksAVX512 does; wide
+// tells which kernel runs.
 type inVecTables struct {
 	keyVecTables
-	spec [128]byte
-	b4   [128]byte
+	spec    [128]byte
+	b4      [128]byte
+	anchors nibTables
+	cls     nibClass
+	wide    bool
 }
 
-// inVecTabs holds the tables; they are read only.
-var inVecTabs = newInVecTables()
+// inVecTabs returns the tables, built once; they are read only.
+var inVecTabs = sync.OnceValue(func() *inVecTables { return newInVecTables(haveVBMI()) })
 
 // vecTables returns the tables of the vector pass, or nil on a processor
 // that cannot run it.
 func vecTables() *inVecTables {
 	if haveVec() {
-		return inVecTabs
+		return inVecTabs()
 	}
 	return nil
 }
 
-// newInVecTables builds the tables from injAnchors and inClass.
-func newInVecTables() *inVecTables {
-	t := new(inVecTables)
+// newInVecTables builds the tables from injAnchors and inClass, for the
+// AVX-512 kernel when wide, else the AVX2 one.
+func newInVecTables(wide bool) *inVecTables {
+	t := &inVecTables{wide: wide}
 	t.init(inCode)
-	for _, a := range injAnchors {
+	var nonWord byteSet // the bytes that end a word: code 0
+	for c := range 256 {
+		if inCode(byte(c)) == 0 {
+			nonWord.add(byte(c))
+		}
+	}
+	lits := make([]nibLiteral, len(injAnchors))
+	for i, a := range injAnchors {
 		w := a.word
 		var c, d byte // a word ends at a byte of code 0
 		if len(w) > 2 {
@@ -67,11 +83,29 @@ func newInVecTables() *inVecTables {
 		} else {
 			pairSet(&t.b4, c, d)
 		}
+		for k := range nibOffsets {
+			switch {
+			case k < len(w) && inCode(w[k]) != 0:
+				lits[i][k].addFolded(w[k])
+			case k <= len(w):
+				lits[i][k] = nonWord
+			default:
+				lits[i][k] = anyByte
+			}
+		}
 	}
+	t.anchors = *newNibTables(lits, nibOffsets)
 	for c := range 128 {
 		if inClass[c]&^kWord != 0 {
 			t.spec[c] = 1
+			t.cls.set(&t.cls.spec, byte(c))
 		}
+		if inCode(byte(c)) != 0 {
+			t.cls.set(&t.cls.alnum, byte(c))
+		}
+	}
+	for h := range 8 {
+		t.cls.bitsel[h], t.cls.bitsel[h+16] = 1<<h, 1<<h
 	}
 	return t
 }
@@ -109,9 +143,9 @@ func (t *inVecTables) inMasks(text string, w, blocks int, m *[inVecWindow/64 + 1
 	}
 }
 
-// masks is the reference inMasksAVX512 is tested against: the three masks
-// of the block of 64 positions from base, with the text's end as a zero
-// byte.
+// masks is the reference the kernel of t (inMasksAVX512 or inMasksAVX2)
+// is tested against: the three masks of the block of 64 positions from
+// base, with the text's end as a zero byte.
 func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 	at := func(p int) byte {
 		if p < len(text) {
@@ -132,7 +166,8 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 		if c >= 0x80 || t.spec[c] != 0 {
 			spec |= 1 << i
 		}
-		if t.passes(a, b, d) && pairHas(&t.b4, d, e) {
+		if t.wide && t.passes(a, b, d) && pairHas(&t.b4, d, e) ||
+			!t.wide && t.anchors.match([nibOffsets]byte{c, at(p + 1), at(p + 2), at(p + 3)}) != 0 {
 			pass |= 1 << i
 		}
 	}

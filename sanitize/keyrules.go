@@ -345,7 +345,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	}
 	k.buildFilter(keywords, wordStart)
 	k.vec = newKeyVecTables(&k.cls, keywords, wordStart)
-	k.vecOn = k.vec != nil && haveVec()
+	k.vecOn = k.vec != nil && haveVBMI()
 	return k
 }
 

@@ -17,6 +17,27 @@ func scalarKeyRules() *KeyRules {
 	return &k
 }
 
+// vecKinds are the vector kernels of the input pass this processor
+// runs: wide (AVX-512 VBMI) or not (AVX2); none, without either.
+func vecKinds() []bool {
+	var kinds []bool
+	if haveVBMI() {
+		kinds = append(kinds, true)
+	}
+	if haveAVX2() {
+		kinds = append(kinds, false)
+	}
+	return kinds
+}
+
+// kernelName names the kernel of wide, for test names.
+func kernelName(wide bool) string {
+	if wide {
+		return "avx512"
+	}
+	return "avx2"
+}
+
 // vecTexts are texts for the vector filter's tests: benign prose, text
 // full of keywords in both cases, bytes >= 0x80, and random bytes drawn
 // mostly from the keywords' alphabet.
