@@ -5,8 +5,6 @@ import (
 	"math"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // MemoryOptions configure a [MemoryStore]. The zero value is ready to use.
@@ -19,7 +17,8 @@ type MemoryOptions struct {
 
 // MemoryStore keeps counters in the process: for a single replica, for
 // tests, and as the local fallback of a limiter that fails open. Request
-// rates are golang.org/x/time/rate token buckets; budgets, concurrency slots
+// rates are token buckets (computed as golang.org/x/time/rate's, which
+// this store used before); budgets, concurrency slots
 // and holds follow the same rules as [RedisStore] (fixed UTC windows, holds
 // and slots that expire by themselves between the TTL and TTL×5/4 when
 // never settled).
@@ -28,7 +27,10 @@ type MemoryOptions struct {
 // Idle scopes (full buckets, ended windows, nothing held) are swept after
 // a number of operations twice the number of scopes (at least 4096), so
 // memory follows the active callers, not every caller ever seen, and a
-// sweep costs less than one scope per operation.
+// sweep costs less than one scope per operation. A scope used since the
+// previous sweep is kept by this one, idle or not, while the store holds
+// at most 65 536 scopes, so that a caller who comes back finds its state
+// rather than a new one being built.
 //
 // A MemoryStore is safe for concurrent use and starts no goroutine. Build
 // it with [NewMemoryStore]; the zero value is not usable. Give each
@@ -39,7 +41,13 @@ type MemoryStore struct {
 	mu     sync.Mutex
 	scopes map[scopeKey]*memScope
 	ops    int
+	epoch  uint32 // sweeps so far
+	sweeps uint64 // sweeps that dropped a scope: a query's scope pointers from before one are stale
 }
+
+// memKeepMax is how many scopes a sweep may keep because they were used
+// since the sweep before, idle or not: past it, it drops every idle one.
+const memKeepMax = 1 << 16
 
 type scopeKey struct {
 	kind ScopeKind
@@ -48,18 +56,54 @@ type scopeKey struct {
 
 // memScope is one scope's state: the fields of its Redis hash. A scope
 // has a few rates and at most about five live expiry buckets (see
-// bucketGrain): slices searched in order, not maps, so that a check reads
-// little memory.
+// bucketGrain): slices searched in order, not maps, and held in the
+// scope itself while they are short (two rates, two buckets: the default
+// rules'), so that a check reads a few adjacent cache lines of memory and
+// follows no pointer. Build one with newMemScope.
 type memScope struct {
-	rates   []memRate
-	windows [numPeriods]memWindow
+	epoch   uint32 // the store's epoch when the scope was last used
+	rates   []memBucket
 	holds   []memHold // by expiry bucket; expired ones are dropped by held
+	rateBuf [2]memBucket
+	holdBuf [2]memHold
+	windows [numPeriods]memWindow
 }
 
-// memRate is the token bucket of one rate rule.
-type memRate struct {
-	r   Rate
-	lim *rate.Limiter
+// newMemScope returns an empty scope, its slices in its own storage.
+func newMemScope() *memScope {
+	m := new(memScope)
+	m.rates, m.holds = m.rateBuf[:0], m.holdBuf[:0]
+	return m
+}
+
+// memBucket is the token bucket of one rate rule: tokens at last, refilled
+// at Count/Per a second up to Burst, in the arithmetic of
+// golang.org/x/time/rate's Limiter.
+type memBucket struct {
+	r      Rate
+	tokens float64
+	last   time.Time
+}
+
+// limit is the bucket's refill rate, in tokens a second.
+func (b *memBucket) limit() float64 { return float64(b.r.Count) / b.r.Per.Seconds() }
+
+// tokensAt returns the tokens in the bucket at now (Limiter.TokensAt).
+func (b *memBucket) tokensAt(now time.Time) float64 {
+	last := b.last
+	if now.Before(last) {
+		last = now
+	}
+	t := b.tokens + now.Sub(last).Seconds()*b.limit()
+	if burst := float64(b.r.Burst); t > burst {
+		t = burst
+	}
+	return t
+}
+
+// take takes a token at now; the caller has seen that there is one.
+func (b *memBucket) take(now time.Time) {
+	b.tokens, b.last = b.tokensAt(now)-1, now
 }
 
 // memHold is what the checks that expire in one bucket hold: budget and
@@ -70,12 +114,12 @@ type memHold struct {
 	slots  int
 }
 
-// limiter returns the token bucket of r, or nil when the scope has none
+// bucket returns the token bucket of r, or nil when the scope has none
 // yet (a new bucket is full).
-func (sc *memScope) limiter(r Rate) *rate.Limiter {
+func (sc *memScope) bucket(r Rate) *memBucket {
 	for i := range sc.rates {
 		if sc.rates[i].r == r {
-			return sc.rates[i].lim
+			return &sc.rates[i]
 		}
 	}
 	return nil
@@ -151,10 +195,24 @@ func (s *MemoryStore) scope(sc Scope, create bool) *memScope {
 	k := scopeKey{sc.Kind, sc.Name}
 	m := s.scopes[k]
 	if m == nil && create {
-		m = &memScope{}
+		m = newMemScope()
 		s.scopes[k] = m
 	}
+	if m != nil {
+		m.epoch = s.epoch
+	}
 	return m
+}
+
+// scopeOf returns the state of q's i-th scope, as scope does, from the
+// pointer admit kept in q when this store admitted q and no sweep has
+// dropped a scope since.
+func (s *MemoryStore) scopeOf(q *query, i int, create bool) *memScope {
+	if i < len(q.mem) && q.mem[i] != nil && q.memStore == s && q.memSweeps == s.sweeps {
+		q.mem[i].epoch = s.epoch
+		return q.mem[i]
+	}
+	return s.scope(q.scopes[i].scope, create)
 }
 
 func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
@@ -177,22 +235,23 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 	var empty memScope // a scope not seen yet, or swept
 	for i := range q.scopes {
 		ref := &q.scopes[i]
-		m := s.scope(ref.scope, false)
+		seen := s.scope(ref.scope, false)
 		if i < len(found) {
-			found[i] = m
+			found[i] = seen // never &empty, which must not escape with it into q.mem
 		}
+		m := seen
 		if m == nil {
 			m = &empty
 		}
 		hold, slots := m.held(g, nowMs)
 		if q.rates {
 			for j := range ref.plan.rates {
-				lim := m.limiter(ref.plan.rates[j].Rate)
-				if lim == nil {
+				b := m.bucket(ref.plan.rates[j].Rate)
+				if b == nil {
 					continue // a new bucket is full
 				}
-				if tokens := lim.TokensAt(now); tokens < 1 {
-					wait := time.Duration(math.Ceil((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
+				if tokens := b.tokensAt(now); tokens < 1 {
+					wait := time.Duration(math.Ceil((1 - tokens) / b.limit() * float64(time.Second)))
 					refuse(verdict{scope: i, kind: refuseRate, rule: j, wait: wait})
 				}
 			}
@@ -221,6 +280,7 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 
 	// Every scope admits: apply.
 	v.bucket = bucketOf(nowMs, ttlMs, g)
+	q.memStore, q.memSweeps = s, s.sweeps
 	for i := range q.scopes {
 		ref := &q.scopes[i]
 		var m *memScope
@@ -230,14 +290,17 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 		if m == nil {
 			m = s.scope(ref.scope, true)
 		}
+		if i < len(q.mem) {
+			q.mem[i] = m // for settle
+		}
 		if q.rates {
 			for _, rp := range ref.plan.rates {
-				lim := m.limiter(rp.Rate)
-				if lim == nil {
-					lim = rate.NewLimiter(rate.Limit(float64(rp.Count)/rp.Per.Seconds()), rp.Burst)
-					m.rates = append(m.rates, memRate{r: rp.Rate, lim: lim})
+				b := m.bucket(rp.Rate)
+				if b == nil {
+					m.rates = append(m.rates, memBucket{r: rp.Rate, tokens: float64(rp.Burst), last: now})
+					b = &m.rates[len(m.rates)-1]
 				}
-				lim.AllowN(now, 1)
+				b.take(now)
 			}
 		}
 		if q.slots && ref.plan.conc > 0 {
@@ -273,7 +336,7 @@ func (s *MemoryStore) settle(ctx context.Context, q *query, used charge) ([]cros
 	var out []crossing
 	for i := range q.scopes {
 		ref := &q.scopes[i]
-		m := s.scope(ref.scope, used.tokens > 0 || used.micros > 0)
+		m := s.scopeOf(q, i, used.tokens > 0 || used.micros > 0)
 		if m == nil {
 			continue
 		}
@@ -307,7 +370,11 @@ func (s *MemoryStore) settle(ctx context.Context, q *query, used charge) ([]cros
 }
 
 // tick counts operations and sweeps idle scopes after max(4096, twice
-// the number of scopes) of them.
+// the number of scopes) of them. A scope used since the previous sweep
+// stays while the store holds at most memKeepMax scopes: a caller who
+// comes back within a few seconds finds it, rather than a new one being
+// built each time (with the default 5/s rule, a caller's buckets are full
+// again two seconds after a request).
 func (s *MemoryStore) tick(now time.Time, ttl time.Duration) {
 	s.ops++
 	if s.ops < max(4096, 2*len(s.scopes)) {
@@ -315,20 +382,30 @@ func (s *MemoryStore) tick(now time.Time, ttl time.Duration) {
 	}
 	s.ops = 0
 	nowMs, g := now.UnixMilli(), bucketGrain(ttl)
+	recent := len(s.scopes) <= memKeepMax
+	dropped := false
 	for k, m := range s.scopes {
+		if recent && m.epoch == s.epoch {
+			continue // used since the previous sweep
+		}
 		if m.held(g, nowMs); len(m.holds) > 0 {
 			continue // a live bucket, though it may hold nothing now
 		}
 		idle := true
-		for _, r := range m.rates {
-			idle = idle && r.lim.TokensAt(now) >= float64(r.lim.Burst())
+		for i := range m.rates {
+			idle = idle && m.rates[i].tokensAt(now) >= float64(m.rates[i].r.Burst)
 		}
 		for p := range m.windows {
 			idle = idle && (!m.windows[p].set || !now.Before(m.windows[p].end))
 		}
 		if idle {
 			delete(s.scopes, k)
+			dropped = true
 		}
+	}
+	s.epoch++
+	if dropped {
+		s.sweeps++
 	}
 }
 

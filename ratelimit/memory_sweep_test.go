@@ -48,8 +48,9 @@ func TestMemorySweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A sweep runs within max(4096, 2×scopes) operations.
-	for range 2 * (n + 3) {
+	// A sweep runs within max(4096, 2×scopes) operations, and drops an
+	// idle scope not used since the sweep before it: within two.
+	for range 4 * (n + 3) {
 		if _, err := l.Allow(ctx, Subject{Caller: "busy"}); err == nil {
 			t.Fatal("busy was admitted past its rate and slot")
 		}
@@ -70,5 +71,60 @@ func TestMemorySweep(t *testing.T) {
 	}
 	if _, err := l.Allow(ctx, Subject{Caller: "holder"}); err != nil {
 		t.Errorf("holder refused after releasing its slot: %v", err)
+	}
+}
+
+// TestMemoryScopeSpill checks a scope with more rate rules and live
+// expiry buckets than it holds in its own storage: three rates, and slots
+// held in four buckets (a TTL of 4 minutes has a one-minute grain).
+func TestMemoryScopeSpill(t *testing.T) {
+	ctx := context.Background()
+	c := Subject{Caller: "c"}
+	mc := newClock(t0)
+	rates, err := New(Options{Store: NewMemoryStore(MemoryOptions{Now: mc.Now}), Now: mc.Now, Rules: Rules{
+		Default: TierRules{Caller: Limits{Requests: []Rate{{Count: 1, Per: time.Second, Burst: 1}, PerMinute(100), {Count: 3, Per: time.Hour}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false, true, true, false} {
+		if _, err := rates.Allow(ctx, c); (err == nil) != want {
+			t.Fatalf("request %d: err = %v, want admitted %v", i, err, want)
+		}
+		if i != 0 {
+			mc.Add(time.Second)
+		}
+	}
+	mc.Add(20 * time.Minute) // a token of the hourly rule
+	if _, err := rates.Allow(ctx, c); err != nil {
+		t.Fatalf("after 20 minutes: %v", err)
+	}
+
+	slots, err := New(Options{Store: NewMemoryStore(MemoryOptions{Now: mc.Now}), Now: mc.Now, TTL: 4 * time.Minute,
+		Rules: Rules{Default: TierRules{Caller: Limits{Concurrent: 4}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []*Permit
+	for i := range 4 {
+		p, err := slots.Allow(ctx, c)
+		if err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
+		held = append(held, p)
+		mc.Add(time.Minute) // the next slot goes to another expiry bucket
+	}
+	if _, err := slots.Allow(ctx, c); err == nil {
+		t.Fatal("a fifth slot was given: a held one was forgotten")
+	}
+	for _, p := range held {
+		if err := p.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		if _, err := slots.Allow(ctx, c); err != nil {
+			t.Fatalf("slot %d after releasing every one: %v", i, err)
+		}
 	}
 }

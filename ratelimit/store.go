@@ -45,6 +45,13 @@ type query struct {
 	bucket                 int64 // expiry bucket of the slots and holds, set by admit
 	scopeBuf               [4]scopeRef
 	hasSlots, hasBudgetsIn bool // computed by finish
+
+	// The states of the first scopes in the MemoryStore that admitted
+	// the query, kept for settle, and its sweep count then: they stand
+	// while no sweep has dropped a scope.
+	mem       [4]*memScope
+	memStore  *MemoryStore
+	memSweeps uint64
 }
 
 // finish records whether the query touches slots or budgets at all.
