@@ -135,8 +135,12 @@ type KeyRules struct {
 	// vec is the vector filter (see keyvec.go), nil when every position
 	// passes; it runs before tri and quad when vecOn, on processors with
 	// AVX-512 VBMI.
-	vec    *keyVecTables
-	vecOn  bool
+	vec   *keyVecTables
+	vecOn bool
+	// triOn: where vecOn is not (no AVX-512 VBMI), keyTriAVX2 computes
+	// tri's filter 64 positions at a time, its table lookups gathered
+	// eight at a time, on processors with AVX2.
+	triOn  bool
 	out    [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
 	kws    []keyKeyword
 	rules  []keyRule
@@ -346,6 +350,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	k.buildFilter(keywords, wordStart)
 	k.vec = newKeyVecTables(&k.cls, keywords, wordStart)
 	k.vecOn = k.vec != nil && haveVBMI()
+	k.triOn = !k.vecOn && haveAVX2()
 	return k
 }
 
@@ -356,7 +361,8 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 // so that the filter flags the position just before it; any other
 // two-byte keyword at itself followed by every byte.
 func (k *KeyRules) buildFilter(keywords []string, wordStart func(string) bool) {
-	k.tri = new([1 << keyTriBits]uint8)
+	// tri has 3 bytes of slack after it, for keyTriAVX2's gathers.
+	k.tri = (*[1 << keyTriBits]uint8)(make([]uint8, 1<<keyTriBits+3))
 	k.quad = new([1 << keyTriBits]uint8)
 	all := !keyStarts(keywords, wordStart, func(a, b, c byte, kw string) {
 		if len(kw) < 4 {
@@ -631,7 +637,7 @@ func (st *keyState) upTo(text string, from, to int) int {
 
 // skip is [KeyRules.skip], through the vector filter when there is one.
 func (st *keyState) skip(text string, p int) int {
-	if !st.k.vecOn {
+	if !st.k.vecOn && !st.k.triOn {
 		return st.k.skip(text, p)
 	}
 	return st.k.vecSkip(text, p, &st.win, &st.wb, &st.we)

@@ -136,9 +136,13 @@ func pairHas(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0
 // pairSet adds the codes (a, b) to the pair bitmap m.
 func pairSet(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
 
-// vecSkip is skip with the vector filter: the first position from p
-// that the vector filter and mayStart both let a keyword start at, or
-// len(text). w is the caller's window of masks,
+// keyVecSlack is how many bytes past the positions they test the key
+// rules' kernels may read.
+const keyVecSlack = 8
+
+// vecSkip is skip with the vector filter (keyFilterAVX512 when vecOn,
+// else keyTriAVX2): the first position from p that the vector filter and
+// mayStart both let a keyword start at, or len(text). w is the caller's window of masks,
 // [*wb, *we) the positions it holds.
 func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb, we *int) int {
 	if p == 0 {
@@ -146,12 +150,17 @@ func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb,
 	}
 	for {
 		if p < *wb || p >= *we {
-			// The kernel reads two bytes past the positions it tests.
-			n := min(len(text)-2-p, keyVecWindow) &^ 63
+			// The kernels read up to eight bytes past the positions they
+			// test.
+			n := min(len(text)-keyVecSlack-p, keyVecWindow) &^ 63
 			if n <= 0 {
 				return k.skip(text, p)
 			}
-			keyFilterVec(text[p:p+n+2], n/64, k.vec, &w[0])
+			if k.vecOn {
+				keyFilterVec(text[p:p+n+keyVecSlack], n/64, k.vec, &w[0])
+			} else {
+				keyTriVec(text[p:p+n+keyVecSlack], n/64, k.tri, &w[0])
+			}
 			*wb, *we = p, p+n
 		}
 		off := p - *wb

@@ -60,3 +60,41 @@ func inMasksVec(text string, blocks int, t *inVecTables, out *uint64) {
 		inMasksAVX2(unsafe.StringData(text), blocks, &t.anchors, &t.cls, out)
 	}
 }
+
+// triConsts are the constants of keyTriAVX2: the arrangement of a
+// group's bytes in dwords (the three bytes at each of 8 positions, the
+// fourth zero), the case fold, the hash mask and the byte mask, each in
+// every dword.
+type triConsts struct {
+	arrange, fold, hash, low [32]byte
+}
+
+var keyTriConsts = func() *triConsts {
+	t := new(triConsts)
+	for d := range 8 {
+		for j := range 4 {
+			i := 4*d + j
+			t.arrange[i] = 0x80 // zero
+			if j < 3 {
+				t.arrange[i] = byte(d + j) // each lane holds the same 16 bytes
+				t.fold[i] = 0x20
+			}
+		}
+		t.hash[4*d], t.hash[4*d+1] = 0xff, 0x7f
+		t.low[4*d] = 0xff
+	}
+	return t
+}()
+
+// keyTriAVX2 writes to out[i] the mask of the positions 64i to 64i+63 of
+// text whose value in tri (see KeyRules.skip) is not zero, for i <
+// blocks: the scalar filter's stops. text holds 64*blocks+8 bytes at
+// least, and tri has 3 bytes after its 1<<keyTriBits (a gathered dword).
+//
+//go:noescape
+func keyTriAVX2(text *byte, blocks int, t *triConsts, tri *uint8, out *uint64)
+
+// keyTriVec runs keyTriAVX2 over text.
+func keyTriVec(text string, blocks int, tri *[1 << keyTriBits]uint8, out *uint64) {
+	keyTriAVX2(unsafe.StringData(text), blocks, keyTriConsts, &tri[0], out)
+}

@@ -10,10 +10,18 @@ import (
 	"github.com/secureai-go/secureai/internal/testenv"
 )
 
-// scalarKeyRules returns the default rules without the vector filter.
+// scalarKeyRules returns the default rules without the vector filters.
 func scalarKeyRules() *KeyRules {
 	k := *DefaultKeyRules()
-	k.vecOn = false
+	k.vecOn, k.triOn = false, false
+	return &k
+}
+
+// keyRulesWith returns the default rules with the key filter of wide:
+// keyFilterAVX512, or keyTriAVX2.
+func keyRulesWith(wide bool) *KeyRules {
+	k := *DefaultKeyRules()
+	k.vecOn, k.triOn = wide, !wide
 	return &k
 }
 
@@ -103,6 +111,44 @@ func TestKeyVecKernel(t *testing.T) {
 	}
 }
 
+// TestKeyTriKernel compares keyTriAVX2's masks with the scalar filter's
+// table, position by position.
+func TestKeyTriKernel(t *testing.T) {
+	if !haveAVX2() {
+		t.Skip("no AVX2 on this processor: the gathered filter is not used")
+	}
+	k := DefaultKeyRules()
+	texts := vecTexts(t)
+	if testing.Short() {
+		texts = texts[:3]
+	} else if testenv.Race {
+		texts = texts[:50]
+	}
+	if !testing.Short() && !testenv.Race {
+		texts = append(texts, testenv.Texts(t)...)
+	}
+	for _, text := range texts {
+		keyTriCheck(t, k, text)
+	}
+}
+
+// keyTriCheck compares keyTriAVX2's masks over text with tri.
+func keyTriCheck(t *testing.T, k *KeyRules, text string) {
+	t.Helper()
+	blocks := (len(text) - keyVecSlack) / 64
+	if blocks <= 0 {
+		return
+	}
+	out := make([]uint64, blocks)
+	keyTriVec(text[:blocks*64+keyVecSlack], blocks, k.tri, &out[0])
+	for p := range blocks * 64 {
+		got := out[p/64]>>(p%64)&1 != 0
+		if want := k.tri[keyTriHash(keyTriKey(text[p], text[p+1], text[p+2]))] != 0; got != want {
+			t.Fatalf("position %d of %q: kernel %v, tri %v", p, text[p:p+3], got, want)
+		}
+	}
+}
+
 // TestKeyVecCoversKeywords checks the tables: a keyword, in any case
 // and after any byte, passes the vector filter where the scalar filter
 // lets it start.
@@ -153,17 +199,20 @@ func TestKeyVecCoversKeywords(t *testing.T) {
 // finding: Scan with and without it agree, and both find every secret the
 // secret data sets hold that the rules find.
 func TestKeyRulesVecMatchesScalar(t *testing.T) {
-	vec, scalar := DefaultKeyRules(), scalarKeyRules()
-	if !vec.vecOn {
-		t.Skip("no AVX-512 VBMI on this processor: the vector filter is not used")
+	if len(vecKinds()) == 0 {
+		t.Skip("no AVX2 or AVX-512 VBMI on this processor: the vector filters are not used")
 	}
+	scalar := scalarKeyRules()
 	texts := vecTexts(t)
 	if !testing.Short() && !testenv.Race {
 		texts = append(texts, testenv.Texts(t)...)
 	}
-	for _, text := range texts {
-		if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
-			t.Fatalf("%q:\nvector %v\nscalar %v", text, got, want)
+	for _, wide := range vecKinds() {
+		vec := keyRulesWith(wide)
+		for _, text := range texts {
+			if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
+				t.Fatalf("%s, %q:\nvector %v\nscalar %v", kernelName(wide), text, got, want)
+			}
 		}
 	}
 }
@@ -174,22 +223,24 @@ func FuzzKeyRulesVec(f *testing.F) {
 	for _, s := range slices.Delete(vecTexts(f)[:20], 2, 3) {
 		f.Add(s)
 	}
-	vec, scalar := DefaultKeyRules(), scalarKeyRules()
+	scalar := scalarKeyRules()
 	f.Fuzz(func(t *testing.T, text string) {
-		if !vec.vecOn {
-			return
-		}
-		if blocks := (len(text) - 2) / 64; blocks > 0 {
-			out := make([]uint64, blocks)
-			keyFilterVec(text[:blocks*64+2], blocks, vec.vec, &out[0])
-			for p := range blocks * 64 {
-				if got, want := out[p/64]>>(p%64)&1 != 0, vec.vec.pass(text, p); got != want {
-					t.Fatalf("position %d: kernel %v, reference %v", p, got, want)
+		for _, wide := range vecKinds() {
+			vec := keyRulesWith(wide)
+			if !wide {
+				keyTriCheck(t, vec, text)
+			} else if blocks := (len(text) - 2) / 64; blocks > 0 {
+				out := make([]uint64, blocks)
+				keyFilterVec(text[:blocks*64+2], blocks, vec.vec, &out[0])
+				for p := range blocks * 64 {
+					if got, want := out[p/64]>>(p%64)&1 != 0, vec.vec.pass(text, p); got != want {
+						t.Fatalf("position %d: kernel %v, reference %v", p, got, want)
+					}
 				}
 			}
-		}
-		if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
-			t.Fatalf("vector %v\nscalar %v", got, want)
+			if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
+				t.Fatalf("%s:\nvector %v\nscalar %v", kernelName(wide), got, want)
+			}
 		}
 	})
 }
