@@ -400,7 +400,10 @@ func estimate[Req any](ep *endpoint[Req], req *Req, in *Input, model string, max
 
 // promptShape describes the prompt for the token bound: the endpoint's
 // framing, images and tools, and the wire bytes of the texts as they are
-// now. It allocates nothing, so stage 4 can bound every call cheaply.
+// now. It allocates nothing, so stage 4 can bound every call cheaply. The
+// texts are valid UTF-8 whenever it runs (stage 4 checks them first, and
+// every rewrite after), so their wire bytes ([tokens.WireBytes]) are
+// their lengths, and they are not validated a second time.
 func promptShape[Req any](ep *endpoint[Req], req *Req, in *Input) tokens.Estimate {
 	var te tokens.Estimate
 	if ep.estimate != nil {
@@ -409,7 +412,7 @@ func promptShape[Req any](ep *endpoint[Req], req *Req, in *Input) tokens.Estimat
 		te.Messages = len(in.Fields)
 	}
 	for i := range in.Fields {
-		te.TextBytes += tokens.WireBytes(in.Fields[i].Text)
+		te.TextBytes += len(in.Fields[i].Text)
 	}
 	return te
 }

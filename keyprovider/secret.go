@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -131,12 +132,12 @@ func (s Secret) Reveal() string {
 	if len(s.masked) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	b.Grow(len(s.masked))
+	b := make([]byte, len(s.masked))
+	pad := s.pad[:len(b)]
 	for i, m := range s.masked {
-		b.WriteByte(m ^ s.pad[i])
+		b[i] = m ^ pad[i]
 	}
-	return b.String()
+	return unsafe.String(&b[0], len(b)) // b is not written again, nor kept elsewhere
 }
 
 // IsZero reports whether s holds no key: it is true for the zero Secret and
