@@ -38,8 +38,9 @@
 //
 // # Stores
 //
-// [MemoryStore] serves one process (built on golang.org/x/time/rate, with
-// an injectable clock). [RedisStore] serves replicas: one Lua script, one
+// [MemoryStore] serves one process (token buckets computed as
+// golang.org/x/time/rate's, state kept per scope in a few adjacent cache
+// lines, an injectable clock). [RedisStore] serves replicas: one Lua script, one
 // round trip per check for all scopes (or for many checks: the checks that
 // start while earlier ones are in flight go together, see
 // [RedisOptions.MaxInFlight]), server time, keys under a prefix and one
