@@ -12,18 +12,9 @@ import (
 )
 
 // scalarInputScanner returns s without the vector classifier.
-func scalarInputScanner(s *InputScanner) *InputScanner {
-	c := *s
-	c.vec = nil
-	if s.inj != nil {
-		d := *s.inj
-		d.vec = nil
-		c.inj = &d
-	}
-	return &c
-}
+func scalarInputScanner(s *InputScanner) *InputScanner { return inputScannerWith(s, nil) }
 
-// inputScannerWith returns s with the vector tables tv.
+// inputScannerWith returns s with the vector tables tv (nil: none).
 func inputScannerWith(s *InputScanner, tv *inVecTables) *InputScanner {
 	c := *s
 	c.vec = tv

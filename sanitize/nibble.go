@@ -5,18 +5,20 @@ import (
 	"slices"
 )
 
-// The AVX2 form of the vector filters. AVX2 has no 128-entry table lookup
-// (VPERMB is AVX-512 VBMI), only VPSHUFB's sixteen entries, so on
-// processors without VBMI the kernels use the bucketed nibble filter of
-// Hyperscan's "Teddy" literal matcher instead of the code bitmaps: each
-// literal (a keyword start, an injection anchor) goes into one of eight
+// The AVX2 form of the input pass's word filter. AVX2 has no 128-entry
+// table lookup (VPERMB is AVX-512 VBMI), only VPSHUFB's sixteen entries,
+// so on processors without VBMI the classifier (inMasksAVX2) uses the
+// bucketed nibble filter of Hyperscan's "Teddy" literal matcher instead
+// of the code bitmaps: each injection anchor goes into one of eight
 // buckets, and a position passes when, for some bucket, the byte at every
 // offset k has its low nibble in the bucket's set lo[k] and its high
 // nibble in hi[k]. That is two VPSHUFB and three ANDs per offset and 32
 // positions. The sets over-approximate the literals (a bucket's sets are
 // the unions of its literals'), so, like the bitmaps, the filter never
 // rejects a position where a literal starts and lets some others through;
-// those are tested exactly after it, as before.
+// those are tested exactly after it, as before. (The key rules' 244
+// keyword starts are too many for it: it would let a quarter of the
+// positions of prose through. See keyTriAVX2.)
 
 // nibOffsets is the most offsets a nibble filter tests.
 const nibOffsets = 4
