@@ -139,7 +139,8 @@ type KeyRules struct {
 	vecOn bool
 	// triOn: where vecOn is not (no AVX-512 VBMI), keyTriAVX2 computes
 	// tri's filter 64 positions at a time, its table lookups gathered
-	// eight at a time, on processors with AVX2.
+	// eight at a time, on processors with AVX2 (and, like vec, not when
+	// every position passes).
 	triOn  bool
 	out    [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
 	kws    []keyKeyword
@@ -350,7 +351,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	k.buildFilter(keywords, wordStart)
 	k.vec = newKeyVecTables(&k.cls, keywords, wordStart)
 	k.vecOn = k.vec != nil && haveVBMI()
-	k.triOn = !k.vecOn && haveAVX2()
+	k.triOn = k.vec != nil && !k.vecOn && haveAVX2()
 	return k
 }
 

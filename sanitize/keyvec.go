@@ -142,8 +142,8 @@ const keyVecSlack = 8
 
 // vecSkip is skip with the vector filter (keyFilterAVX512 when vecOn,
 // else keyTriAVX2): the first position from p that the vector filter and
-// mayStart both let a keyword start at, or len(text). w is the caller's window of masks,
-// [*wb, *we) the positions it holds.
+// mayStart both let a keyword start at, or len(text). w is the caller's
+// window of masks, [*wb, *we) the positions it holds.
 func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb, we *int) int {
 	if p == 0 {
 		return 0

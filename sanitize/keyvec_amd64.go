@@ -30,11 +30,11 @@ func haveVec() bool { return haveVBMI() || haveAVX2() }
 //go:noescape
 func keyFilterAVX512(text *byte, blocks int, t *keyVecTables, out *uint64)
 
-// keyFilterVec runs keyFilterAVX512 over text. The key rules have no
-// AVX2 filter: a nibble filter (see nibTables) of their 244 keyword
-// starts lets a quarter of the positions of English prose through, even
-// the three code-pair bitmaps 5 %, against none for the scalar filter,
-// which costs less than testing them.
+// keyFilterVec runs keyFilterAVX512 over text. With AVX2 alone the key
+// rules run keyTriAVX2 instead, the scalar filter itself: a nibble filter
+// (see nibTables) of their 244 keyword starts lets a quarter of the
+// positions of English prose through, the three code-pair bitmaps 5 %,
+// the hashed trigrams none.
 func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
 	keyFilterAVX512(unsafe.StringData(text), blocks, t, out)
 }
@@ -69,6 +69,7 @@ type triConsts struct {
 	arrange, fold, hash, low [32]byte
 }
 
+// keyTriConsts are keyTriAVX2's constants; they are read only.
 var keyTriConsts = func() *triConsts {
 	t := new(triConsts)
 	for d := range 8 {

@@ -2,8 +2,10 @@
 
 #include "textflag.h"
 
-// The AVX2 kernels: nibble filters (see nibTables), 32 positions at a
-// time, two halves a block of 64.
+// The AVX2 kernels: the combined pass's classifier (inMasksAVX2, with a
+// nibble filter: see nibTables) and the key rules' trigram filter
+// (keyTriAVX2, its table read with gathers). Both work on 32 or 8
+// positions at a time, in blocks of 64.
 
 // NIBBLES splits the 32 bytes at addr into their low nibbles, in Y0, and
 // their high nibbles, in Y1; Y15 holds 0x0f in every byte.
