@@ -82,7 +82,7 @@ type moderationCheck struct {
 func newModerationCheck(p *ModerationPolicy, h *httpLayer, baseURL string) (*moderationCheck, error) {
 	opts := p.Options
 	opts.HTTPClient = &http.Client{
-		Transport: roundTripFunc(h.Do),
+		Transport: h, // RoundTrip: a clone per attempt
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the HTTP layer already decides on redirects
 		},
@@ -94,10 +94,6 @@ func newModerationCheck(p *ModerationPolicy, h *httpLayer, baseURL string) (*mod
 	}
 	return &moderationCheck{m: m, mode: p.Mode}, nil
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (mc *moderationCheck) checkName() string { return "moderation" }
 

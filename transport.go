@@ -130,10 +130,21 @@ func (h *httpLayer) checkEgress(u *url.URL) error {
 	return nil
 }
 
-// Do sends req with the call's key, retrying as the policy says. It follows
-// the http.RoundTripper rules: req is not modified (each attempt sends a
-// clone), and every response body that is not returned is closed.
-func (h *httpLayer) Do(req *http.Request) (*http.Response, error) {
+// Do sends req with the call's key, retrying as the policy says; every
+// response body that is not returned is closed. It is go-openai's
+// HTTPDoer: go-openai builds req for this one call and drops it after, so
+// Do sets the key header on req itself, which spares a request and a
+// header map per call. RoundTrip is the same for an http.Client (the
+// moderation checker's), by the http.RoundTripper rules: req is not
+// modified, each attempt sends a clone.
+func (h *httpLayer) Do(req *http.Request) (*http.Response, error) { return h.do(req, false) }
+
+// RoundTrip is Do for an http.Client, with a clone of req for each
+// attempt: see Do.
+func (h *httpLayer) RoundTrip(req *http.Request) (*http.Response, error) { return h.do(req, true) }
+
+// do is Do, with a clone of req for each attempt when clone is set.
+func (h *httpLayer) do(req *http.Request, clone bool) (*http.Response, error) {
 	ctx := req.Context()
 	st := stateFrom(ctx)
 	if st == nil {
@@ -156,7 +167,7 @@ func (h *httpLayer) Do(req *http.Request) (*http.Response, error) {
 	}
 	refreshed := false
 	for attempt := 0; ; attempt++ {
-		r, err := h.attemptRequest(req, st.key, attempt)
+		r, err := h.attemptRequest(req, st.key, attempt, clone)
 		if err != nil {
 			return nil, err
 		}
@@ -209,18 +220,22 @@ func (h *httpLayer) Do(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// attemptRequest clones req for one attempt, with a fresh body and the key.
-// The clone is shallow but for its header map, which is new and shares the
-// original's value slices: the key header is set on the clone only (Set
-// and Del replace a map entry, never write into a value slice), and
-// nothing below rewrites the URL or the other fields of a request it is
-// given.
-func (h *httpLayer) attemptRequest(req *http.Request, key keyprovider.Secret, attempt int) (*http.Request, error) {
-	r := new(http.Request)
-	*r = *req
-	r.Header = make(http.Header, len(req.Header)+1)
-	for k, v := range req.Header {
-		r.Header[k] = v
+// attemptRequest returns the request of one attempt, with a fresh body
+// after the first and the key: req itself, or when clone is set a clone of
+// it. The clone is shallow but for its header map, which is new and
+// shares the original's value slices: the key header is set on the clone
+// only (Set and Del replace a map entry, never write into a value slice),
+// and nothing below rewrites the URL or the other fields of a request it
+// is given.
+func (h *httpLayer) attemptRequest(req *http.Request, key keyprovider.Secret, attempt int, clone bool) (*http.Request, error) {
+	r := req
+	if clone {
+		r = new(http.Request)
+		*r = *req
+		r.Header = make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			r.Header[k] = v
+		}
 	}
 	if attempt > 0 {
 		body, err := req.GetBody()

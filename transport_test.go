@@ -1,6 +1,7 @@
 package secureai
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -173,7 +174,11 @@ func TestResponseSizeBound(t *testing.T) {
 	}
 }
 
-func TestKeyInjectedPerAttemptOnAClone(t *testing.T) {
+// TestKeyInjectedPerAttempt checks that the key is set on each attempt,
+// on go-openai's own request through Do and on a clone through RoundTrip
+// (an http.Client's transport, the moderation checker's), which leaves
+// its caller's request as it was.
+func TestKeyInjectedPerAttempt(t *testing.T) {
 	var auth []string
 	rt := rtFunc(func(r *http.Request) (*http.Response, error) {
 		auth = append(auth, r.Header.Get("Authorization"))
@@ -192,5 +197,17 @@ func TestKeyInjectedPerAttemptOnAClone(t *testing.T) {
 	req, _ := http.NewRequestWithContext(t.Context(), "POST", "https://api.openai.com/v1/chat/completions", http.NoBody)
 	if _, err := c.http.Do(req); !errors.Is(err, errNoCallState) {
 		t.Errorf("Do outside a call = %v", err)
+	}
+	ctx := context.WithValue(t.Context(), stateKey{}, &callState{key: keyprovider.NewSecret("sk-test-roundtrip-00000000000000000")})
+	req, _ = http.NewRequestWithContext(ctx, "POST", "https://api.openai.com/v1/moderations", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := c.http.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	if got := auth[len(auth)-1]; got != "Bearer sk-test-roundtrip-00000000000000000" {
+		t.Errorf("RoundTrip sent Authorization = %q", got)
+	}
+	if len(req.Header) != 1 || req.Header.Get("Authorization") != "" {
+		t.Errorf("RoundTrip changed its caller's request: header %v", req.Header)
 	}
 }
