@@ -41,8 +41,7 @@ type MemoryStore struct {
 	mu     sync.Mutex
 	scopes map[scopeKey]*memScope
 	ops    int
-	epoch  uint32 // sweeps so far
-	sweeps uint64 // sweeps that dropped a scope: a query's scope pointers from before one are stale
+	epoch  uint32 // sweeps so far: a query's scope pointers from an earlier epoch are not used
 }
 
 // memKeepMax is how many scopes a sweep may keep because they were used
@@ -205,10 +204,10 @@ func (s *MemoryStore) scope(sc Scope, create bool) *memScope {
 }
 
 // scopeOf returns the state of q's i-th scope, as scope does, from the
-// pointer admit kept in q when this store admitted q and no sweep has
-// dropped a scope since.
+// pointer admit kept in q when this store admitted q and no sweep has run
+// since.
 func (s *MemoryStore) scopeOf(q *query, i int, create bool) *memScope {
-	if i < len(q.mem) && q.mem[i] != nil && q.memStore == s && q.memSweeps == s.sweeps {
+	if i < len(q.mem) && q.mem[i] != nil && q.memStore == s && q.memEpoch == s.epoch {
 		q.mem[i].epoch = s.epoch
 		return q.mem[i]
 	}
@@ -231,13 +230,12 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 			v = r
 		}
 	}
-	var found [len(query{}.scopeBuf)]*memScope
 	var empty memScope // a scope not seen yet, or swept
 	for i := range q.scopes {
 		ref := &q.scopes[i]
 		seen := s.scope(ref.scope, false)
-		if i < len(found) {
-			found[i] = seen // never &empty, which must not escape with it into q.mem
+		if i < len(q.mem) {
+			q.mem[i] = seen // never &empty, which must not escape into q.mem
 		}
 		m := seen
 		if m == nil {
@@ -280,18 +278,18 @@ func (s *MemoryStore) admit(ctx context.Context, q *query) (verdict, error) {
 
 	// Every scope admits: apply.
 	v.bucket = bucketOf(nowMs, ttlMs, g)
-	q.memStore, q.memSweeps = s, s.sweeps
+	q.memStore, q.memEpoch = s, s.epoch // q.mem is kept for settle
 	for i := range q.scopes {
 		ref := &q.scopes[i]
 		var m *memScope
-		if i < len(found) {
-			m = found[i]
+		if i < len(q.mem) {
+			m = q.mem[i]
 		}
 		if m == nil {
 			m = s.scope(ref.scope, true)
-		}
-		if i < len(q.mem) {
-			q.mem[i] = m // for settle
+			if i < len(q.mem) {
+				q.mem[i] = m
+			}
 		}
 		if q.rates {
 			for _, rp := range ref.plan.rates {
@@ -383,7 +381,6 @@ func (s *MemoryStore) tick(now time.Time, ttl time.Duration) {
 	s.ops = 0
 	nowMs, g := now.UnixMilli(), bucketGrain(ttl)
 	recent := len(s.scopes) <= memKeepMax
-	dropped := false
 	for k, m := range s.scopes {
 		if recent && m.epoch == s.epoch {
 			continue // used since the previous sweep
@@ -400,13 +397,9 @@ func (s *MemoryStore) tick(now time.Time, ttl time.Duration) {
 		}
 		if idle {
 			delete(s.scopes, k)
-			dropped = true
 		}
 	}
 	s.epoch++
-	if dropped {
-		s.sweeps++
-	}
 }
 
 func (s *MemoryStore) usage(ctx context.Context, ref scopeRef, ttl time.Duration) (usageCounters, error) {

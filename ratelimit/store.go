@@ -47,11 +47,11 @@ type query struct {
 	hasSlots, hasBudgetsIn bool // computed by finish
 
 	// The states of the first scopes in the MemoryStore that admitted
-	// the query, kept for settle, and its sweep count then: they stand
-	// while no sweep has dropped a scope.
-	mem       [4]*memScope
-	memStore  *MemoryStore
-	memSweeps uint64
+	// the query, kept for settle, and its epoch then: they stand while no
+	// sweep has run.
+	mem      [4]*memScope
+	memStore *MemoryStore
+	memEpoch uint32
 }
 
 // finish records whether the query touches slots or budgets at all.

@@ -133,15 +133,9 @@ type KeyRules struct {
 	// keyQuadHash of the next four.
 	tri, quad *[1 << keyTriBits]uint8
 	// vec is the vector filter (see keyvec.go), nil when every position
-	// passes; it runs before tri and quad when vecOn, on processors with
-	// AVX-512 VBMI.
-	vec   *keyVecTables
-	vecOn bool
-	// triOn: where vecOn is not (no AVX-512 VBMI), keyTriAVX2 computes
-	// tri's filter 64 positions at a time, its table lookups gathered
-	// eight at a time, on processors with AVX2 (and, like vec, not when
-	// every position passes).
-	triOn  bool
+	// passes; filter says which kernel runs before tri and quad.
+	vec    *keyVecTables
+	filter keyFilterKind
 	out    [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
 	kws    []keyKeyword
 	rules  []keyRule
@@ -350,8 +344,13 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	}
 	k.buildFilter(keywords, wordStart)
 	k.vec = newKeyVecTables(&k.cls, keywords, wordStart)
-	k.vecOn = k.vec != nil && haveVBMI()
-	k.triOn = k.vec != nil && !k.vecOn && haveAVX2()
+	switch {
+	case k.vec == nil: // every position passes: nothing to filter
+	case haveVBMI():
+		k.filter = keyFilterWide
+	case haveAVX2():
+		k.filter = keyFilterGather
+	}
 	return k
 }
 
@@ -610,7 +609,8 @@ type keyState struct {
 	// resume is where the automaton stopped: every keyword that starts
 	// before it has been reported.
 	resume int
-	// The vector filter's masks of the positions [wb, we), when k.vecOn.
+	// The vector filter's masks of the positions [wb, we), when there is
+	// one (k.filter).
 	wb, we int
 	win    [keyVecWindow / 64]uint64
 }
@@ -638,7 +638,7 @@ func (st *keyState) upTo(text string, from, to int) int {
 
 // skip is [KeyRules.skip], through the vector filter when there is one.
 func (st *keyState) skip(text string, p int) int {
-	if !st.k.vecOn && !st.k.triOn {
+	if st.k.filter == keyFilterScalar {
 		return st.k.skip(text, p)
 	}
 	return st.k.vecSkip(text, p, &st.win, &st.wb, &st.we)

@@ -140,10 +140,20 @@ func pairSet(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
 // rules' kernels may read.
 const keyVecSlack = 8
 
-// vecSkip is skip with the vector filter (keyFilterAVX512 when vecOn,
-// else keyTriAVX2): the first position from p that the vector filter and
-// mayStart both let a keyword start at, or len(text). w is the caller's
-// window of masks, [*wb, *we) the positions it holds.
+// keyFilterKind is the kernel that filters the key rules' keyword starts
+// before tri and quad.
+type keyFilterKind uint8
+
+const (
+	keyFilterScalar keyFilterKind = iota // none: KeyRules.skip alone
+	keyFilterWide                        // keyFilterAVX512 and vec (AVX-512 VBMI)
+	keyFilterGather                      // keyTriAVX2: tri itself, gathered (AVX2)
+)
+
+// vecSkip is skip with the vector filter of k.filter: the first position
+// from p that the vector filter and mayStart both let a keyword start at,
+// or len(text). w is the caller's window of masks, [*wb, *we) the
+// positions it holds.
 func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb, we *int) int {
 	if p == 0 {
 		return 0
@@ -156,7 +166,7 @@ func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb,
 			if n <= 0 {
 				return k.skip(text, p)
 			}
-			if k.vecOn {
+			if k.filter == keyFilterWide {
 				keyFilterVec(text[p:p+n+keyVecSlack], n/64, k.vec, &w[0])
 			} else {
 				keyTriVec(text[p:p+n+keyVecSlack], n/64, k.tri, &w[0])

@@ -13,7 +13,7 @@ import (
 // scalarKeyRules returns the default rules without the vector filters.
 func scalarKeyRules() *KeyRules {
 	k := *DefaultKeyRules()
-	k.vecOn, k.triOn = false, false
+	k.filter = keyFilterScalar
 	return &k
 }
 
@@ -21,7 +21,10 @@ func scalarKeyRules() *KeyRules {
 // keyFilterAVX512, or keyTriAVX2.
 func keyRulesWith(wide bool) *KeyRules {
 	k := *DefaultKeyRules()
-	k.vecOn, k.triOn = wide, !wide
+	k.filter = keyFilterGather
+	if wide {
+		k.filter = keyFilterWide
+	}
 	return &k
 }
 
@@ -78,7 +81,7 @@ func vecTexts(t testing.TB) []string {
 
 func TestKeyVecKernel(t *testing.T) {
 	k := DefaultKeyRules()
-	if !k.vecOn {
+	if k.filter != keyFilterWide {
 		t.Skip("no AVX-512 VBMI on this processor: the vector filter is not used")
 	}
 	texts := vecTexts(t)
