@@ -269,13 +269,24 @@ func TestKeyRulesSkipExact(t *testing.T) {
 	}
 }
 
-// TestAllowRegexSplit checks that an allowlist expression split into its
-// branches matches exactly where the whole expression does, on the
-// data sets' texts and their lines and on targets made for the branches.
+// allowTargets are targets made for the allowlists' expressions and the
+// literals and stretches of allowRegex: matches at a target's edges, next
+// to each other, far apart, in either case, and with K (U+212A) for k.
+var allowTargets = []string{"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "accessor_key = abc",
+	"MONKEY=1", "Monkey", "monkey", "FOO=\nBAR=\n", "io.jsonwebtoken : jjwt-api", "key_alias: x",
+	"\u212Aey_alias: x", "credentials_id=5", "a.b=\nc.d=\n", "public-token", "csrf_token", "",
+	"primary_key", "xxPRIMARY-KEYxx", "sequencekey", "SEQUENCE.KEY and key", "key key key primarykey",
+	strings.Repeat("a", 40) + "foreign_key" + strings.Repeat("b", 40), "token_file", "TOKEN-FILE=1",
+	"api_endpoint", "credentials.url", "TOKENuri", "apiurl and token_url", "keying", "KEYING material",
+	"false", "xfalsex", "true", "truex", "null", "nul", "NULL", "org.x:api:jar:1", "x:API:JAR:y",
+	"public_key publickey pub-key", "pubkey" + strings.Repeat(" ", 30) + "hot_key", "true|false|null"}
+
+// TestAllowRegexSplit checks that an allowlist expression, split into its
+// branches, run on the stretches around their literals or compared as
+// words, matches exactly where the whole expression does, on the data sets' texts and their
+// lines and on allowTargets.
 func TestAllowRegexSplit(t *testing.T) {
-	targets := []string{"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "accessor_key = abc",
-		"MONKEY=1", "Monkey", "monkey", "FOO=\nBAR=\n", "io.jsonwebtoken : jjwt-api", "key_alias: x",
-		"\u212Aey_alias: x", "credentials_id=5", "a.b=\nc.d=\n", "public-token", "csrf_token", ""}
+	targets := slices.Clone(allowTargets)
 	if !testing.Short() && !testenv.Race {
 		// The secret data sets' lines: the targets allowlists see.
 		dir := testenv.Datasets(t)
@@ -290,23 +301,71 @@ func TestAllowRegexSplit(t *testing.T) {
 	for _, r := range k.rules {
 		data = append(data, r.d.allow...)
 	}
-	split := 0
+	split, windowed, worded := 0, 0, 0
 	for _, d := range append(data, keyRulesGlobalAllow...) {
 		for _, src := range d.regexes {
 			a, whole := compileAllowRegex(src), regexp.MustCompile(src)
-			if a.whole == nil {
+			if len(a.branches) > 1 {
 				split++
 			}
+			for _, b := range a.branches {
+				switch {
+				case b.words != nil:
+					worded++
+				case b.needs != nil && b.width >= 0:
+					windowed++
+				}
+			}
 			for _, tg := range targets {
-				if got, want := a.match(tg), whole.MatchString(tg); got != want {
+				if got, want := allowMatch(&a, tg), whole.MatchString(tg); got != want {
 					t.Errorf("%s on %q: split %v, whole %v", src, tg, got, want)
 				}
 			}
 		}
 	}
-	if split == 0 {
-		t.Fatal("no allowlist expression was split")
+	if split == 0 || windowed == 0 || worded == 0 {
+		t.Fatalf("%d allowlist expressions split, %d branches run on stretches, %d compared as words: want some of each",
+			split, windowed, worded)
 	}
+}
+
+// allowMatch runs a on target as allowed does.
+func allowMatch(a *allowRegex, target string) bool {
+	lower, ascii := foldTarget(nil, target)
+	return a.match(target, lower, ascii)
+}
+
+// FuzzAllowRegex checks that the allowlists' expressions, as allowRegex
+// runs them, match exactly where the whole expressions do.
+func FuzzAllowRegex(f *testing.F) {
+	for _, tg := range allowTargets {
+		f.Add(tg)
+	}
+	k := DefaultKeyRules()
+	var srcs []string
+	for _, r := range k.rules {
+		for _, d := range r.d.allow {
+			srcs = append(srcs, d.regexes...)
+		}
+	}
+	for _, d := range keyRulesGlobalAllow {
+		srcs = append(srcs, d.regexes...)
+	}
+	type pair struct {
+		a     allowRegex
+		whole *regexp.Regexp
+	}
+	var res []pair
+	for _, src := range srcs {
+		res = append(res, pair{compileAllowRegex(src), regexp.MustCompile(src)})
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		for _, p := range res {
+			if got, want := allowMatch(&p.a, target), p.whole.MatchString(target); got != want {
+				t.Errorf("%s on %q: allowRegex %v, whole %v", p.whole, target, got, want)
+			}
+		}
+	})
 }
 
 // denseTexts are texts with a keyword every few bytes, where some anchored
