@@ -165,6 +165,10 @@ type keyCompiled struct {
 	// that are anchored.
 	anchored *regexp.Regexp
 	allow    []keyAllow
+	// run and anchoredRun are the least run of secret characters that
+	// every match of re and of anchored holds (see secretRun): a text
+	// without one is not searched.
+	run, anchoredRun int
 }
 
 type keyAllow struct {
@@ -222,9 +226,10 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		}
 		anchored := r.anchored
 		r.compiled = sync.OnceValue(func() keyCompiled {
-			c := keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow)}
+			c := keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow), run: secretRun(d.regex)}
 			if anchored {
 				c.anchored = regexp.MustCompile(`^(?:` + src + `)`)
+				c.anchoredRun = secretRun(src)
 			}
 			return c
 		})
@@ -1008,6 +1013,9 @@ func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 			p.read += e - q
 			p.covered += max(0, e-max(q, p.coverEnd))
 			p.coverEnd = max(p.coverEnd, e)
+			if !hasSecretRun(text[q:e], c.anchoredRun) {
+				continue // no match can be there
+			}
 			m := c.anchored.FindStringSubmatchIndex(text[q:e])
 			if m == nil || q+m[1] == e && !safe {
 				continue
@@ -1036,6 +1044,9 @@ func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 		}
 	}
 	c := r.compiled()
+	if !hasSecretRun(text[pa:pb], c.run) {
+		return out // no match can be in the window
+	}
 	for _, m := range c.re.FindAllStringSubmatchIndex(text[pa:pb], -1) {
 		if m[0] == 0 && !p.safeA || m[1] == pb-pa && !p.safeB {
 			continue // the window may have cut the text short
@@ -1086,6 +1097,159 @@ func (k *KeyRules) record(out []Finding, text string, r *keyRule, c *keyCompiled
 		return out
 	}
 	return append(out, Finding{Kind: KindSecret, Type: r.d.typ, Start: s0, End: s1})
+}
+
+// A rule's expression is slow to run over a window (a case-insensitive
+// lazy prefix, alternations of names, an assignment: some 100 ns a byte);
+// most windows a keyword opens in prose hold no secret, and every secret
+// is a run of secret characters ([A-Za-z0-9_.=+/~-]) at least as long as
+// the expression demands ([a-z0-9]{24}, ey[A-Za-z0-9]{17,}). secretRun
+// works out that length from the expression, and hasSecretRun tests a
+// window for it first, in about a nanosecond a byte.
+
+// secretRun returns the length of the longest run of secret characters,
+// in characters, that every match of the expression src holds: the runes
+// of isSecretByte, and ſ (U+017F) and K (U+212A), which case folding
+// matches for s and k. It returns 0 when it cannot tell.
+func secretRun(src string) int {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	return runsOf(re).best
+}
+
+// runs is what secretRun knows of the matches of an expression: all,
+// whether they consist of secret characters only, and then min, the
+// length of the shortest; pre and suf, the run every match starts and
+// ends with; best, the longest run every match holds.
+type runs struct {
+	all                 bool
+	min, pre, suf, best int
+}
+
+// secretRune reports whether r is a secret character for secretRun.
+func secretRune(r rune) bool {
+	return r < utf8.RuneSelf && isSecretByte(byte(r)) || r == '\u017f' || r == '\u212a'
+}
+
+func runsOf(re *syntax.Regexp) runs {
+	secret := runs{all: true, min: 1, pre: 1, suf: 1, best: 1}
+	empty := runs{all: true}
+	none := runs{} // a part that may hold another character
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return empty
+	case syntax.OpLiteral:
+		r := empty
+		for _, c := range re.Rune {
+			if secretRune(c) {
+				r = concatRuns(r, secret)
+			} else {
+				r = concatRuns(r, none)
+			}
+		}
+		return r
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if hi-lo > 256 {
+				return none
+			}
+			for c := lo; c <= hi; c++ {
+				if !secretRune(c) {
+					return none
+				}
+			}
+		}
+		if len(re.Rune) == 0 {
+			return none
+		}
+		return secret
+	case syntax.OpCapture:
+		return runsOf(re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		return repeatRuns(runsOf(re.Sub[0]), 0)
+	case syntax.OpPlus:
+		return repeatRuns(runsOf(re.Sub[0]), 1)
+	case syntax.OpRepeat:
+		return repeatRuns(runsOf(re.Sub[0]), re.Min)
+	case syntax.OpConcat:
+		r := empty
+		for _, sub := range re.Sub {
+			r = concatRuns(r, runsOf(sub))
+		}
+		return r
+	case syntax.OpAlternate:
+		if len(re.Sub) == 0 {
+			return none
+		}
+		r := runsOf(re.Sub[0])
+		for _, sub := range re.Sub[1:] {
+			x := runsOf(sub)
+			r = runs{all: r.all && x.all, min: min(r.min, x.min), pre: min(r.pre, x.pre), suf: min(r.suf, x.suf),
+				best: min(r.best, x.best)}
+		}
+		return r
+	}
+	return none // any character, no match
+}
+
+// concatRuns is the runs of a match of a followed by one of b.
+func concatRuns(a, b runs) runs {
+	r := runs{all: a.all && b.all, min: a.min + b.min, pre: a.pre, suf: b.suf}
+	if a.all {
+		r.pre = a.min + b.pre
+	}
+	if b.all {
+		r.suf = a.suf + b.min
+	}
+	r.best = max(a.best, b.best, a.suf+b.pre, r.pre, r.suf)
+	return r
+}
+
+// repeatRuns is the runs of at least n matches of x in a row.
+func repeatRuns(x runs, n int) runs {
+	switch {
+	case n == 0:
+		return runs{all: x.all}
+	case x.all:
+		m := n * x.min
+		return runs{all: true, min: m, pre: m, suf: m, best: m}
+	case n >= 2:
+		return runs{pre: x.pre, suf: x.suf, best: max(x.best, x.suf+x.pre)}
+	}
+	return runs{pre: x.pre, suf: x.suf, best: x.best}
+}
+
+// hasSecretRun reports whether text holds a run of n secret characters
+// (see secretRun); n <= 1 holds everywhere.
+func hasSecretRun(text string, n int) bool {
+	if n <= 1 {
+		return true
+	}
+	k := 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c < utf8.RuneSelf && isSecretByte(c):
+			k++
+		case c == 0xc5 && i+1 < len(text) && text[i+1] == 0xbf: // ſ
+			k++
+			i++
+		case c == 0xe2 && i+2 < len(text) && text[i+1] == 0x84 && text[i+2] == 0xaa: // K
+			k++
+			i += 2
+		default:
+			k = 0
+			continue
+		}
+		if k >= n {
+			return true
+		}
+	}
+	return false
 }
 
 // allowRegex is an allowlist's regular expression, prepared so that most
@@ -1279,7 +1443,7 @@ func foldWords(re *syntax.Regexp) []string {
 		var set []string
 		for i := 0; i+1 < len(re.Rune); i += 2 {
 			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if r == 'ſ' || r == 'K' {
+				if r == '\u017f' || r == '\u212a' {
 					continue // the folds of s and k, never in ASCII text
 				}
 				if r >= utf8.RuneSelf || len(set) >= foldWordsMax {

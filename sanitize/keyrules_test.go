@@ -407,3 +407,103 @@ func BenchmarkScanKeyRulesDense(b *testing.B) {
 		})
 	}
 }
+
+// TestSecretRun checks the runs secretRun works out on expressions made
+// for it, and that every match of every rule's expression in the secret
+// data sets holds the run its rule was given.
+func TestSecretRun(t *testing.T) {
+	for _, tt := range []struct {
+		re   string
+		want int
+	}{
+		{`[a-z0-9]{24}`, 24},
+		{`ey[A-Za-z0-9]{17,}`, 19},
+		{`(?i)key\s*=\s*([a-z0-9]{32})`, 32},
+		{`abc|[0-9]{10}`, 3},
+		{`x(?:ab)*y`, 2},
+		{`x(?: b)*y`, 1},
+		{`(?:a b){3}`, 2},
+		{`(?i)sk`, 2},
+		{`.{30}`, 0},
+		{`[^\n]{8}`, 0},
+		{`\bghp_[0-9a-zA-Z]{36}\b`, 40},
+		{`(?:abc)?def`, 3},
+		{`a\.b-c/d\+e=f~g_h`, 15},
+		{`abc"def`, 3},
+	} {
+		if got := secretRun(tt.re); got != tt.want {
+			t.Errorf("secretRun(%q) = %d, want %d", tt.re, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		text string
+		n    int
+		want bool
+	}{
+		{"", 0, true}, {"", 2, false}, {"ab cd", 3, false}, {"ab cde", 3, true},
+		{"a\u017fk", 3, true}, {"a\u212ak", 3, true}, {"a\u00e9k", 2, false}, {"abc\xc5", 4, false},
+	} {
+		if got := hasSecretRun(tt.text, tt.n); got != tt.want {
+			t.Errorf("hasSecretRun(%q, %d) = %v, want %v", tt.text, tt.n, got, tt.want)
+		}
+	}
+	dir := testenv.Datasets(t)
+	k := DefaultKeyRules()
+	checked := 0
+	for _, f := range []string{"gitleaks/rule_examples.jsonl", "detect-secrets/plugin_tests.jsonl", "llm-guard/secrets.jsonl"} {
+		for _, row := range testenv.Rows(t, filepath.Join(dir, f)) {
+			for _, r := range k.rules {
+				c := r.compiled()
+				for _, m := range c.re.FindAllString(row.Text, -1) {
+					checked++
+					if !hasSecretRun(m, c.run) {
+						t.Errorf("%s: match %q lacks the run of %d", r.d.id, m, c.run)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no match in the data sets")
+	}
+}
+
+// TestKeyRulesRunCheck checks that the rules find the same with and
+// without the test for a run of secret characters before each expression.
+func TestKeyRulesRunCheck(t *testing.T) {
+	k := DefaultKeyRules()
+	off := *k
+	off.rules = slices.Clone(k.rules)
+	for i := range off.rules {
+		compiled := off.rules[i].compiled
+		off.rules[i].compiled = func() keyCompiled {
+			c := compiled()
+			c.run, c.anchoredRun = 0, 0
+			return c
+		}
+	}
+	texts := denseTexts()
+	if !testing.Short() && !testenv.Race {
+		dir := testenv.Datasets(t)
+		for _, f := range []string{"gitleaks/rule_examples.jsonl", "detect-secrets/plugin_tests.jsonl", "llm-guard/secrets.jsonl"} {
+			for _, row := range testenv.Rows(t, filepath.Join(dir, f)) {
+				texts = append(texts, row.Text)
+			}
+		}
+		texts = append(texts, testenv.BenignPrompts(t)...)
+	}
+	runs := 0
+	for _, r := range k.rules {
+		if c := r.compiled(); c.run > 1 || c.anchoredRun > 1 {
+			runs++
+		}
+	}
+	if runs < len(k.rules)/2 {
+		t.Errorf("%d of %d rules have a run to test", runs, len(k.rules))
+	}
+	for _, text := range texts {
+		if got, want := k.Scan(text), off.Scan(text); !slices.Equal(got, want) {
+			t.Errorf("%.60q: with the run test %+v, without %+v", text, got, want)
+		}
+	}
+}
