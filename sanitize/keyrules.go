@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"iter"
 	"math"
 	"regexp"
 	"regexp/syntax"
@@ -1373,19 +1374,11 @@ func (b *allowBranch) match(target, lower string, ascii bool) bool {
 	if b.words != nil {
 		// Every match is one of the words, and holds an occurrence of a
 		// literal at an offset words lists.
-		for i, w := range b.needs {
-			for from := 0; ; {
-				k := strings.Index(lower[from:], w)
-				if k < 0 {
-					break
+		for i, k := range occurrences(lower, b.needs) {
+			for _, x := range b.words[i] {
+				if k >= x.off && strings.HasPrefix(lower[k-x.off:], x.word) {
+					return true
 				}
-				k += from
-				for _, x := range b.words[i] {
-					if k >= x.off && strings.HasPrefix(lower[k-x.off:], x.word) {
-						return true
-					}
-				}
-				from = k + 1
 			}
 		}
 		return false
@@ -1394,29 +1387,40 @@ func (b *allowBranch) match(target, lower string, ascii bool) bool {
 	// width bytes of it: run the branch on those stretches only, each
 	// once (stretches that overlap are merged).
 	lo, hi := 0, -1 // the stretch pending
-	for _, w := range b.needs {
-		for from := 0; ; {
-			k := strings.Index(lower[from:], w)
-			if k < 0 {
-				break
+	for i, k := range occurrences(lower, b.needs) {
+		s, e := max(0, k+len(b.needs[i])-b.width), min(len(target), k+b.width)
+		switch {
+		case hi < 0:
+			lo, hi = s, e
+		case s <= hi && e >= lo:
+			lo, hi = min(lo, s), max(hi, e)
+		default:
+			if b.re.MatchString(target[lo:hi]) {
+				return true
 			}
-			k += from
-			s, e := max(0, k+len(w)-b.width), min(len(target), k+b.width)
-			switch {
-			case hi < 0:
-				lo, hi = s, e
-			case s <= hi && e >= lo:
-				lo, hi = min(lo, s), max(hi, e)
-			default:
-				if b.re.MatchString(target[lo:hi]) {
-					return true
-				}
-				lo, hi = s, e
-			}
-			from = k + 1
+			lo, hi = s, e
 		}
 	}
 	return hi >= 0 && b.re.MatchString(target[lo:hi])
+}
+
+// occurrences yields each occurrence in lower of each of the literals
+// needs: the literal's index and where it starts.
+func occurrences(lower string, needs []string) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for i, w := range needs {
+			for from := 0; ; {
+				k := strings.Index(lower[from:], w)
+				if k < 0 {
+					break
+				}
+				if !yield(i, from+k) {
+					return
+				}
+				from += k + 1
+			}
+		}
+	}
 }
 
 // foldWordsMax bounds the strings foldWords lists.
