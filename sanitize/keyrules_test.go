@@ -449,15 +449,30 @@ func TestSecretRun(t *testing.T) {
 	}
 	dir := testenv.Datasets(t)
 	k := DefaultKeyRules()
+	// The expressions the rules run: each whole, and the part after the
+	// lead run of those that run anchored from it (unanchored here, so
+	// that every match in a text is checked).
+	type expr struct {
+		id  string
+		re  *regexp.Regexp
+		run int
+	}
+	var exprs []expr
+	for _, r := range k.rules {
+		c := r.compiled()
+		exprs = append(exprs, expr{r.d.id, c.re, c.run})
+		if c.anchored != nil && r.d.lead != nil {
+			exprs = append(exprs, expr{r.d.id + " (rest)", regexp.MustCompile(r.d.rest), c.anchoredRun})
+		}
+	}
 	checked := 0
 	for _, f := range []string{"gitleaks/rule_examples.jsonl", "detect-secrets/plugin_tests.jsonl", "llm-guard/secrets.jsonl"} {
 		for _, row := range testenv.Rows(t, filepath.Join(dir, f)) {
-			for _, r := range k.rules {
-				c := r.compiled()
-				for _, m := range c.re.FindAllString(row.Text, -1) {
+			for _, e := range exprs {
+				for _, m := range e.re.FindAllString(row.Text, -1) {
 					checked++
-					if !hasSecretRun(m, c.run) {
-						t.Errorf("%s: match %q lacks the run of %d", r.d.id, m, c.run)
+					if !hasSecretRun(m, e.run) {
+						t.Errorf("%s: match %q lacks the run of %d", e.id, m, e.run)
 					}
 				}
 			}
