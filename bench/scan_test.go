@@ -51,8 +51,9 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 		texts []string
 	}{
 		// The prompt of BenchmarkChat: plain prose with none of the
-		// words or bytes the rules key on.
+		// words or bytes the rules key on; and 256 of it in one text.
 		{"prose4KB", []string{prompt4K}},
+		{"prose1MB", []string{strings.Repeat(prompt4K, 256)}},
 		{"benign4KB", []string{scanBenign(4 << 10)}},
 		{"benign1MB", []string{scanBenign(1 << 20)}},
 		{"secrets4KB", []string{scanWithSecrets()}},
