@@ -66,9 +66,9 @@ func (k *KeyRules) scanReference(text string) []Finding {
 		b[i] = keyLower(c)
 	}
 	lower := string(b)
-	// Each rule over the whole text with FindAll, the anchored ones too.
-	ref := *k
-	ref.rules = slices.Clone(k.rules)
+	// Each rule over the whole text with FindAll, the anchored ones too,
+	// and without the test for a run of secret characters first.
+	ref := *withoutRunCheck(k)
 	for i := range ref.rules {
 		ref.rules[i].anchored = false
 	}
@@ -483,10 +483,9 @@ func TestSecretRun(t *testing.T) {
 	}
 }
 
-// TestKeyRulesRunCheck checks that the rules find the same with and
-// without the test for a run of secret characters before each expression.
-func TestKeyRulesRunCheck(t *testing.T) {
-	k := DefaultKeyRules()
+// withoutRunCheck returns a copy of k whose rules run their expressions
+// without testing for a run of secret characters first.
+func withoutRunCheck(k *KeyRules) *KeyRules {
 	off := *k
 	off.rules = slices.Clone(k.rules)
 	for i := range off.rules {
@@ -497,6 +496,14 @@ func TestKeyRulesRunCheck(t *testing.T) {
 			return c
 		}
 	}
+	return &off
+}
+
+// TestKeyRulesRunCheck checks that the rules find the same with and
+// without the test for a run of secret characters before each expression.
+func TestKeyRulesRunCheck(t *testing.T) {
+	k := DefaultKeyRules()
+	off := withoutRunCheck(k)
 	texts := denseTexts()
 	if !testing.Short() && !testenv.Race {
 		dir := testenv.Datasets(t)
