@@ -204,7 +204,12 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		r := keyRule{d: d, prefixKeywords: len(d.prefixes) > 0}
 		r.before, r.after = keyWindowBefore, keyWindowAfter
 		if d.maxLen >= 0 {
-			r.before, r.after = min(d.maxLen, keyWindowBefore), min(d.maxLen, keyWindowAfter)
+			// One byte more than a match's length: a match of the longest
+			// length then ends before the window does, and its \b or $ sees
+			// the byte after it. At maxLen, such a match ended at the
+			// window's edge and, with no space near to make that edge safe
+			// (minified JSON, a base64 blob), was dropped as maybe cut short.
+			r.before, r.after = min(d.maxLen+1, keyWindowBefore), min(d.maxLen+1, keyWindowAfter)
 		}
 		// Every match of a rule with literal prefixes starts with one of
 		// them at a hit. Run anchored there, the regular expression stops

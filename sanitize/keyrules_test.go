@@ -529,3 +529,21 @@ func TestKeyRulesRunCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyRulesLongestMatchAtEdge checks that a secret of a rule's longest
+// length is found where no space follows it for a long way (minified JSON,
+// a blob): its window ends a byte after it, not at its end, where the
+// match was dropped as maybe cut short (FuzzKeyRules found it).
+func TestKeyRulesLongestMatchAtEdge(t *testing.T) {
+	blob := strings.Repeat("0", 200)
+	for _, tt := range []struct{ text, typ string }{
+		{"ABIA222222277CX7YZLO!" + blob, "aws_access_token"},
+		{`{"id":"ABIA222222277CX7YZLO","v":"` + blob + `"}`, "aws_access_token"},
+		{`{"k":"` + blob + `","id":"ABIA222222277CX7YZLO","v":"` + blob + `"}`, "aws_access_token"},
+	} {
+		fs := ScanKeyRules(tt.text)
+		if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == tt.typ }) {
+			t.Errorf("%.60q...: %+v, want a %s", tt.text, fs, tt.typ)
+		}
+	}
+}
