@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Spotlighting, after Hines et al. 2024, "Defending Against Indirect
@@ -66,31 +65,23 @@ func NewSpotlightMarker() string { return newTag() }
 
 func isEnvelopeRune(r rune) bool { return r >= envLoRune && r <= envHiRune }
 
-// stripEnvelope removes U+FDD0–U+FDEF from s, leaving every other byte,
-// valid UTF-8 or not, as it is.
+// stripEnvelope removes U+FDD0–U+FDEF from s, and those that removing
+// them forms ("\xEF\xB7" + U+FDD1 + "\x91" is U+FDD1 once the middle one
+// is gone), leaving every other byte, valid UTF-8 or not, as it is. It
+// builds the result a byte at a time and drops an envelope rune as soon as
+// its last byte arrives, so that it takes linear time whatever s holds.
 func stripEnvelope(s string) string {
 	if !strings.Contains(s, "\xEF\xB7") { // the first two bytes of U+FDC0–U+FDFF
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	last := 0
-	for i := 0; i+envRuneLen <= len(s); {
-		j := strings.Index(s[i:], "\xEF\xB7")
-		if j < 0 {
-			break
-		}
-		i += j
-		if r, _ := utf8.DecodeRuneInString(s[i:]); isEnvelopeRune(r) {
-			b.WriteString(s[last:i])
-			i += envRuneLen
-			last = i
-		} else {
-			i++
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		b = append(b, s[i])
+		if n := len(b); n >= envRuneLen && b[n-3] == 0xEF && b[n-2] == 0xB7 && b[n-1] >= 0x90 && b[n-1] <= 0xAF {
+			b = b[:n-envRuneLen] // U+FDD0–U+FDEF
 		}
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return string(b)
 }
 
 // Untrusted marks text as untrusted content for secureai's input stage,

@@ -131,3 +131,24 @@ func containsEnvelopeRune(s string) bool {
 	}
 	return false
 }
+
+// TestStripEnvelope checks that removing envelope runes removes those that
+// the removal forms, and leaves every other byte.
+func TestStripEnvelope(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"a\uFDD0b\uFDEFc", "abc"},
+		{"\xEF\xB7\uFDD1\x910", "0"},                     // removing U+FDD1 forms another U+FDD1
+		{"\xEF\xB7\xEF\xB7\uFDD0\x90\x91y", "y"},         // and that one a third
+		{"\uFDCF\uFDF0\xEF\xB7", "\uFDCF\uFDF0\xEF\xB7"}, // the neighbours of the range stay
+		{"\xEF\xB7\x8F\xEF\xB7\xB0", "\xEF\xB7\x8F\xEF\xB7\xB0"},
+	} {
+		if got := stripEnvelope(tt.in); got != tt.want {
+			t.Errorf("stripEnvelope(%+q) = %+q, want %+q", tt.in, got, tt.want)
+		}
+		if got := stripEnvelope(tt.in); containsEnvelopeRune(got) {
+			t.Errorf("stripEnvelope(%+q) = %+q holds an envelope rune", tt.in, got)
+		}
+	}
+}
