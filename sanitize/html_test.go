@@ -213,8 +213,7 @@ func hostsIn(out string) []string {
 		for _, a := range n.Attr {
 			if urlAttrs[a.Key] {
 				if _, rest, ok := strings.Cut(a.Val, "//"); ok {
-					h, _, _ := strings.Cut(rest, "/")
-					hosts = append(hosts, h)
+					hosts = append(hosts, urlHost(rest))
 				}
 			}
 		}
@@ -226,6 +225,43 @@ func hostsIn(out string) []string {
 		walk(n)
 	}
 	return hosts
+}
+
+// urlHost returns the host of the URL whose text after "//" is rest, as a
+// browser reads it: the authority ends at the first '/', '?', '#' or '\',
+// the host follows the last '@' in it and ends at a port's ':' (after a
+// bracketed IPv6 address).
+func urlHost(rest string) string {
+	if i := strings.IndexAny(rest, "/?#\\"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if strings.HasPrefix(rest, "[") {
+		if i := strings.IndexByte(rest, ']'); i >= 0 {
+			return rest[:i+1]
+		}
+		return rest
+	}
+	if i := strings.IndexByte(rest, ':'); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// TestURLHost checks the host reading of the HTML tests.
+func TestURLHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"ok.example": "ok.example", "ok.example/p?q#f": "ok.example", "ok.example#0000": "ok.example",
+		"ok.example?x=//evil.example": "ok.example", "user:pw@ok.example:8443/x": "ok.example",
+		"ok.example@evil.example/": "evil.example", "evil.example\\@ok.example": "evil.example",
+		"[::1]:80/": "[::1]",
+	} {
+		if got := urlHost(in); got != want {
+			t.Errorf("urlHost(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 // TestCheckSafeHTML checks the checker: the raw corpus must break it.
