@@ -1136,8 +1136,12 @@ type runs struct {
 
 // secretRune reports whether r is a secret character for secretRun.
 func secretRune(r rune) bool {
-	return r < utf8.RuneSelf && isSecretByte(byte(r)) || r == '\u017f' || r == '\u212a'
+	return r < utf8.RuneSelf && isSecretByte(byte(r)) || caseFoldRune(r)
 }
+
+// caseFoldRune reports whether r is ſ (U+017F) or K (U+212A), the runes
+// beyond ASCII that Go's case folding matches for the letters s and k.
+func caseFoldRune(r rune) bool { return r == '\u017f' || r == '\u212a' }
 
 func runsOf(re *syntax.Regexp) runs {
 	secret := runs{all: true, min: 1, pre: 1, suf: 1, best: 1}
@@ -1309,7 +1313,7 @@ type wordAt struct {
 func compileAllowRegex(src string) allowRegex {
 	re, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
-		return allowRegex{branches: []allowBranch{{re: regexp.MustCompile(src), width: -1}}}
+		return wholeAllowRegex(src)
 	}
 	for re.Op == syntax.OpCapture {
 		re = re.Sub[0]
@@ -1323,7 +1327,7 @@ func compileAllowRegex(src string) allowRegex {
 		c, err := regexp.Compile(b.String())
 		if err != nil {
 			// A branch that does not compile on its own: keep the whole.
-			return allowRegex{branches: []allowBranch{{re: regexp.MustCompile(src), width: -1}}}
+			return wholeAllowRegex(src)
 		}
 		br := allowBranch{re: c, width: matchWidth(b)}
 		if !anchoredStart(b) {
@@ -1333,21 +1337,34 @@ func compileAllowRegex(src string) allowRegex {
 		}
 		if br.needs != nil && br.width >= 0 {
 			if ws := foldWords(b); ws != nil {
-				br.words = make([][]wordAt, len(br.needs))
-				for i, n := range br.needs {
-					for _, w := range ws {
-						for off := 0; off+len(n) <= len(w); off++ {
-							if w[off:off+len(n)] == n {
-								br.words[i] = append(br.words[i], wordAt{w, off})
-							}
-						}
-					}
-				}
+				br.words = wordsByNeed(br.needs, ws)
 			}
 		}
 		a.branches = append(a.branches, br)
 	}
 	return a
+}
+
+// wholeAllowRegex is src run whole, as one branch without literals: the
+// fallback when src does not split.
+func wholeAllowRegex(src string) allowRegex {
+	return allowRegex{branches: []allowBranch{{re: regexp.MustCompile(src), width: -1}}}
+}
+
+// wordsByNeed lists, for each literal of needs, the words of ws that hold
+// it and at which offsets.
+func wordsByNeed(needs, ws []string) [][]wordAt {
+	out := make([][]wordAt, len(needs))
+	for i, n := range needs {
+		for _, w := range ws {
+			for off := 0; off+len(n) <= len(w); off++ {
+				if w[off:off+len(n)] == n {
+					out[i] = append(out[i], wordAt{w, off})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // match reports whether the expression matches somewhere in target;
@@ -1452,7 +1469,7 @@ func foldWords(re *syntax.Regexp) []string {
 		var set []string
 		for i := 0; i+1 < len(re.Rune); i += 2 {
 			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if r == '\u017f' || r == '\u212a' {
+				if caseFoldRune(r) {
 					continue // the folds of s and k, never in ASCII text
 				}
 				if r >= utf8.RuneSelf || len(set) >= foldWordsMax {
