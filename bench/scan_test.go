@@ -32,6 +32,14 @@ func scanWithSecrets() string {
 		scanBenign(2200)
 }
 
+// scanCurl is about 3 KB of prose that asks about curl, without a
+// command line.
+func scanCurl() string {
+	p := strings.Repeat("The quick brown fox jumps over the lazy dog while the audit log keeps count. ", 18)
+	return "How do I use curl to download a file and show progress? " + p +
+		" I tried curl with a proxy but it said connection refused. " + p + " Is wget better than curl here?"
+}
+
 // BenchmarkScanVsGitleaks runs, in one process, secureai's combined input
 // scan (secrets, gitleaks' key rules included, PII, invisible Unicode,
 // prompt injection) and gitleaks' default detector (secrets only) on the
@@ -57,6 +65,9 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 		{"benign4KB", []string{scanBenign(4 << 10)}},
 		{"benign1MB", []string{scanBenign(1 << 20)}},
 		{"secrets4KB", []string{scanWithSecrets()}},
+		// A question that names curl three times: gitleaks' curl rules
+		// read up to 2 KB past each "curl".
+		{"curl3KB", []string{scanCurl()}},
 		// Real prompts, each scanned on its own: the benign rows of the
 		// data sets (awesome-chatgpt-prompts and self-instruct).
 		{"prompts", testenv.BenignPrompts(b)},

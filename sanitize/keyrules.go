@@ -170,6 +170,10 @@ type keyCompiled struct {
 	// every match of re and of anchored holds (see secretRun): a text
 	// without one is not searched.
 	run, anchoredRun int
+	// lits and anchoredLits are sets of literals, one of each of which
+	// every match of re and of anchored holds (see requiredLiterals): a
+	// text without one of a set is not searched.
+	lits, anchoredLits [][]string
 }
 
 type keyAllow struct {
@@ -231,11 +235,18 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 			r.anchored, src = true, d.rest
 		}
 		anchored := r.anchored
+		lower := make([]string, len(d.keywords))
+		for i, kw := range d.keywords {
+			lower[i] = strings.ToLower(kw)
+		}
 		r.compiled = sync.OnceValue(func() keyCompiled {
-			c := keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow), run: secretRun(d.regex)}
+			c := keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow),
+				run: secretRun(d.regex), lits: slices.DeleteFunc(requiredLiterals(d.regex, lower), func(set []string) bool {
+					return len(set) == 1 && slices.Contains(d.needs, set[0]) // tested before
+				})}
 			if anchored {
 				c.anchored = regexp.MustCompile(`^(?:` + src + `)`)
-				c.anchoredRun = secretRun(src)
+				c.anchoredRun, c.anchoredLits = secretRun(src), requiredLiterals(src, lower)
 			}
 			return c
 		})
@@ -767,22 +778,80 @@ func secretRunNear(text string, i, n int) bool {
 func keyContainsFold(s, w string) bool { return keyIndexFold(s, w) >= 0 }
 
 // keyIndexFold returns the index of the first occurrence of w, in lower
-// case, in s, ASCII letters in either case, or -1.
+// case, in s, ASCII letters in either case, or -1. It looks with
+// strings.IndexByte for the byte of w that is least common in text (see
+// keyByteRank), in either case if it is a letter, and compares w around
+// each place found.
 func keyIndexFold(s, w string) int {
-	c0 := w[0]
-	for i := 0; i+len(w) <= len(s); i++ {
-		if keyLower(s[i]) != c0 {
-			continue
-		}
-		j := 1
-		for j < len(w) && keyLower(s[i+j]) == w[j] {
-			j++
-		}
-		if j == len(w) {
-			return i
+	if len(w) == 0 {
+		return 0
+	}
+	j := 0
+	for i := 1; i < len(w); i++ {
+		if keyByteRank[w[i]] > keyByteRank[w[j]] {
+			j = i
 		}
 	}
+	lo, up := w[j], w[j]
+	if lo >= 'a' && lo <= 'z' {
+		up = lo - 'a' + 'A'
+	}
+	// The next places of the anchor byte in lower and in upper case, each
+	// looked for again only once passed; -2: not looked for yet, -1: none.
+	first, last := j, len(s)-len(w)+j+1 // the anchor is in [first, last)
+	nl, nu := -2, -2
+	if lo == up {
+		nu = -1
+	}
+	for p := first; p < last; {
+		if nl != -1 && nl < p {
+			if nl = strings.IndexByte(s[p:last], lo); nl >= 0 {
+				nl += p
+			}
+		}
+		if nu != -1 && nu < p {
+			if nu = strings.IndexByte(s[p:last], up); nu >= 0 {
+				nu += p
+			}
+		}
+		switch {
+		case nl < 0 && nu < 0:
+			return -1
+		case nu < 0 || nl >= 0 && nl < nu:
+			p = nl
+		default:
+			p = nu
+		}
+		if keyEqualFold(s[p-j:p-j+len(w)], w) {
+			return p - j
+		}
+		p++
+	}
 	return -1
+}
+
+// keyByteRank ranks bytes by how rare they are in prose: 0 for a space,
+// then the most common letters, up to 255 for bytes not listed.
+var keyByteRank = func() (r [256]uint8) {
+	const common = " etaoinsrhldcumfpgwybvkxjqz,.\n'-0123456789\"():;/?!_\t\r"
+	for i := range r {
+		r[i] = 255
+	}
+	for i := range len(common) {
+		r[common[i]] = uint8(i)
+	}
+	return r
+}()
+
+// keyEqualFold reports whether s equals w, which is in lower case,
+// ignoring the case of ASCII letters; they have the same length.
+func keyEqualFold(s, w string) bool {
+	for i := 0; i < len(w); i++ {
+		if keyLower(s[i]) != w[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func keyLower(c byte) byte {
@@ -968,8 +1037,8 @@ func snapStart(text string, a int) (int, bool) {
 			return j, true
 		}
 	}
-	for a < len(text) && !utf8.RuneStart(text[a]) {
-		a++
+	if _, end, ok := insideRune(text, a); ok {
+		a = end
 	}
 	return a, false
 }
@@ -988,10 +1057,24 @@ func snapEnd(text string, b int) (int, bool) {
 			return j + 1, true
 		}
 	}
-	for b > 0 && !utf8.RuneStart(text[b]) {
-		b--
+	if start, _, ok := insideRune(text, b); ok {
+		b = start
 	}
 	return b, false
+}
+
+// insideRune reports whether i falls inside a valid multi-byte rune of
+// text, after its first byte, and returns the rune's bounds. A byte that
+// is not a rune's first and belongs to no valid rune (invalid UTF-8) is a
+// boundary like any other: moving past it would cut off what follows it.
+func insideRune(text string, i int) (start, end int, ok bool) {
+	for j := i - 1; j >= 0 && j > i-utf8.UTFMax; j-- {
+		if utf8.RuneStart(text[j]) {
+			r, n := utf8.DecodeRuneInString(text[j:])
+			return j, j + n, (r != utf8.RuneError || n > 1) && j+n > i
+		}
+	}
+	return 0, 0, false
 }
 
 // flush runs the pending window's rule over it and records its findings;
@@ -1019,7 +1102,7 @@ func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 			p.read += e - q
 			p.covered += max(0, e-max(q, p.coverEnd))
 			p.coverEnd = max(p.coverEnd, e)
-			if !hasSecretRun(text[q:e], c.anchoredRun) {
+			if !hasSecretRun(text[q:e], c.anchoredRun) || !hasLiterals(text[q:e], c.anchoredLits) {
 				continue // no match can be there
 			}
 			m := c.anchored.FindStringSubmatchIndex(text[q:e])
@@ -1045,12 +1128,12 @@ func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 		return out
 	}
 	for _, w := range r.d.needs {
-		if !keyContainsFold(text[pa:pb], w) {
+		if !keyContainsFold(text[pa:pb], w) && !foldHides(text[pa:pb], w) {
 			return out
 		}
 	}
 	c := r.compiled()
-	if !hasSecretRun(text[pa:pb], c.run) {
+	if !hasSecretRun(text[pa:pb], c.run) || !hasLiterals(text[pa:pb], c.lits) {
 		return out // no match can be in the window
 	}
 	for _, m := range c.re.FindAllStringSubmatchIndex(text[pa:pb], -1) {
@@ -1595,6 +1678,153 @@ func needLiterals(re *syntax.Regexp) []string {
 		return slices.Compact(all)
 	}
 	return nil
+}
+
+// requiredLiterals returns sets of ASCII literals, in lower case, such
+// that every match of the expression src holds one literal of each set
+// (ignoring ASCII case). They come from the parts of its top-level
+// concatenation: a run of parts that match a few strings each gives their
+// products (exactSet: `[ \t](?:-u|--user)` gives " -u", " --user", "\t-u"
+// and "\t--user"), another part the literals of needLiterals. Sets that
+// hold a literal of one byte are left out, being in almost every text, and
+// so are those that each of the keywords holds one of, a keyword being
+// found already; of the rest, at most three are kept, those whose shortest
+// literal is longest. It returns nil when it finds none.
+func requiredLiterals(src string, keywords []string) [][]string {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	var sets [][]string
+	add := func(set []string) {
+		if set == nil || shortest(set) < 2 || len(keywords) > 0 && !slices.ContainsFunc(keywords, func(kw string) bool {
+			return !slices.ContainsFunc(set, func(w string) bool { return strings.Contains(kw, w) })
+		}) || slices.ContainsFunc(sets, func(s []string) bool { return slices.Equal(s, set) }) {
+			return
+		}
+		sets = append(sets, set)
+	}
+	run := []string{""} // the product of the exact parts since the last other one
+	for _, part := range parts {
+		if e := exactSet(part); e != nil && len(run)*len(e) <= maxExact {
+			run = product(run, e)
+			continue
+		}
+		add(run)
+		add(needLiterals(part))
+		run = []string{""}
+	}
+	add(run)
+	slices.SortStableFunc(sets, func(a, b []string) int { return shortest(b) - shortest(a) })
+	return sets[:min(len(sets), 3)]
+}
+
+// maxExact bounds the strings of an exactSet.
+const maxExact = 16
+
+// exactSet returns the strings, in lower case and sorted, that re matches
+// on ASCII text, when they are at most maxExact and ASCII; nil otherwise.
+// Empty-width assertions match the empty string here, which makes the set
+// a superset of what re matches.
+func exactSet(re *syntax.Regexp) []string {
+	var out []string
+	switch re.Op {
+	case syntax.OpLiteral:
+		var b strings.Builder
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf {
+				return nil
+			}
+			b.WriteByte(keyLower(byte(r)))
+		}
+		return []string{b.String()}
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if hi >= utf8.RuneSelf || int(hi-lo)+1+len(out) > maxExact {
+				return nil
+			}
+			for r := lo; r <= hi; r++ {
+				out = append(out, string(rune(keyLower(byte(r)))))
+			}
+		}
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
+		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return []string{""}
+	case syntax.OpCapture:
+		return exactSet(re.Sub[0])
+	case syntax.OpQuest:
+		if e := exactSet(re.Sub[0]); e != nil && len(e) < maxExact {
+			out = append(e, "")
+		}
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			e := exactSet(sub)
+			if e == nil || len(out)+len(e) > maxExact {
+				return nil
+			}
+			out = append(out, e...)
+		}
+	case syntax.OpConcat:
+		out = []string{""}
+		for _, sub := range re.Sub {
+			e := exactSet(sub)
+			if e == nil || len(out)*len(e) > maxExact {
+				return nil
+			}
+			out = product(out, e)
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// product returns every string of a followed by every string of b.
+func product(a, b []string) []string {
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, x+y)
+		}
+	}
+	return out
+}
+
+// hasLiterals reports whether text holds, for each of sets, one of its
+// literals, ignoring ASCII case, or may hold it behind a case fold (see
+// foldHides).
+func hasLiterals(text string, sets [][]string) bool {
+	for _, set := range sets {
+		found := false
+		for _, w := range set {
+			if keyContainsFold(text, w) || foldHides(text, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// foldHides reports whether a case-insensitive expression may match the
+// literal w in text where keyContainsFold does not see it: when w holds a
+// k or an s and text a Kelvin sign (U+212A) or a long s (U+017F), which
+// case folding matches for them.
+func foldHides(text, w string) bool {
+	return strings.ContainsAny(w, "ks") && (strings.Contains(text, "\u212a") || strings.Contains(text, "\u017f"))
 }
 
 // shortest returns the length of the shortest of ws.

@@ -68,7 +68,7 @@ func (k *KeyRules) scanReference(text string) []Finding {
 	lower := string(b)
 	// Each rule over the whole text with FindAll, the anchored ones too,
 	// and without the test for a run of secret characters first.
-	ref := *withoutRunCheck(k)
+	ref := *withoutPrechecks(k)
 	for i := range ref.rules {
 		ref.rules[i].anchored = false
 	}
@@ -483,9 +483,10 @@ func TestSecretRun(t *testing.T) {
 	}
 }
 
-// withoutRunCheck returns a copy of k whose rules run their expressions
-// without testing for a run of secret characters first.
-func withoutRunCheck(k *KeyRules) *KeyRules {
+// withoutPrechecks returns a copy of k whose rules run their expressions
+// without testing first for a run of secret characters (secretRun) and
+// for the literals every match holds (requiredLiterals).
+func withoutPrechecks(k *KeyRules) *KeyRules {
 	off := *k
 	off.rules = slices.Clone(k.rules)
 	for i := range off.rules {
@@ -493,6 +494,7 @@ func withoutRunCheck(k *KeyRules) *KeyRules {
 		off.rules[i].compiled = func() keyCompiled {
 			c := compiled()
 			c.run, c.anchoredRun = 0, 0
+			c.lits, c.anchoredLits = nil, nil
 			return c
 		}
 	}
@@ -503,7 +505,7 @@ func withoutRunCheck(k *KeyRules) *KeyRules {
 // without the test for a run of secret characters before each expression.
 func TestKeyRulesRunCheck(t *testing.T) {
 	k := DefaultKeyRules()
-	off := withoutRunCheck(k)
+	off := withoutPrechecks(k)
 	texts := denseTexts()
 	if !testing.Short() && !testenv.Race {
 		dir := testenv.Datasets(t)
@@ -540,10 +542,154 @@ func TestKeyRulesLongestMatchAtEdge(t *testing.T) {
 		{"ABIA222222277CX7YZLO!" + blob, "aws_access_token"},
 		{`{"id":"ABIA222222277CX7YZLO","v":"` + blob + `"}`, "aws_access_token"},
 		{`{"k":"` + blob + `","id":"ABIA222222277CX7YZLO","v":"` + blob + `"}`, "aws_access_token"},
+		// A stray continuation byte after the space that ends the match:
+		// the run's end moved back over it to the space, where the match
+		// seemed cut short (FuzzKeyRules found it).
+		{"ABIA222222277CX7YZLO \x9b" + blob, "aws_access_token"},
 	} {
 		fs := ScanKeyRules(tt.text)
 		if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == tt.typ }) {
 			t.Errorf("%.60q...: %+v, want a %s", tt.text, fs, tt.typ)
+		}
+	}
+}
+
+// FuzzKeyIndexFold checks keyIndexFold, which looks for the rarest byte
+// of the word first, against strings.Index on the text in lower case.
+func FuzzKeyIndexFold(f *testing.F) {
+	for _, s := range [][2]string{{"How do I use Curl -U me", " -u"}, {"a KEY b", "key"}, {"x--user", "--user"},
+		{"", "a"}, {"ab", "abc"}, {"\u212a", "k"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, s, w string) {
+		w = asciiLower(w)
+		if w == "" {
+			return
+		}
+		if got, want := keyIndexFold(s, w), strings.Index(asciiLower(s), w); got != want {
+			t.Fatalf("keyIndexFold(%q, %q) = %d, want %d", s, w, got, want)
+		}
+	})
+}
+
+// asciiLower returns s with its ASCII letters in lower case.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = keyLower(c)
+	}
+	return string(b)
+}
+
+// TestRequiredLiterals checks the literal sets worked out from a rule's
+// expression: products of the parts that match a few strings, the
+// literals of the others, without the sets a keyword implies.
+func TestRequiredLiterals(t *testing.T) {
+	ws := []string{"\t--user", "\t-u", "\n--user", "\n-u", "\r--user", "\r-u", " --user", " -u"}
+	for _, tt := range []struct {
+		src      string
+		keywords []string
+		want     [][]string
+	}{
+		{`\bcurl\b(?:.*|.*(?:[\r\n]{1,2}.*){1,5})[ \t\n\r](?:-u|--user)(?:=|[ \t]{0,5})(\S+)`, []string{"curl"}, [][]string{ws}},
+		{`(?i)(?:token|secret)[=:]\s*([a-z0-9]{8,})`, []string{"token", "secret"}, [][]string{{"secret:", "secret=", "token:", "token="}}},
+		{`(?i)(?:token|secret)[=:]\s*([a-z0-9]{8,})`, []string{"token"}, [][]string{{"secret:", "secret=", "token:", "token="}}},
+		{`(?i)\b(AKIA[A-Z0-9]{16})\b`, []string{"akia"}, nil},
+		{`(?i)\b(AKIA[A-Z0-9]{16})\b`, nil, [][]string{{"akia"}}},
+		{`x[a-z]y`, nil, nil}, // a class of more than maxExact bytes: "x" and "y" apart, too short
+		{`x[0-9]y`, nil, [][]string{{"x0y", "x1y", "x2y", "x3y", "x4y", "x5y", "x6y", "x7y", "x8y", "x9y"}}},
+		{`ab[0-9]cd`, nil, [][]string{{"ab0cd", "ab1cd", "ab2cd", "ab3cd", "ab4cd", "ab5cd", "ab6cd", "ab7cd", "ab8cd", "ab9cd"}}},
+		{`a|b`, nil, nil},
+		{`(`, nil, nil},
+	} {
+		if got := requiredLiterals(tt.src, tt.keywords); !slices.EqualFunc(got, tt.want, slices.Equal) {
+			t.Errorf("requiredLiterals(%q, %q) = %q, want %q", tt.src, tt.keywords, got, tt.want)
+		}
+	}
+}
+
+// TestHasLiterals checks the literal test of a text, case folding
+// included: a case-insensitive expression matches "token" in "toKen"
+// with a Kelvin sign, which the test must not rule out.
+func TestHasLiterals(t *testing.T) {
+	sets := [][]string{{"token", "secret"}, {"="}}
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{"TOKEN=x", true},
+		{"my Secret = 1", true},
+		{"token: x", false},
+		{"tok en=x", false},
+		{"to\u212aen=x", true},       // K, a Kelvin sign
+		{"\u017fecret=x", true},      // ſ, a long s
+		{"\u212a\u017f only", false}, // no "=": the second set rules it out
+	} {
+		if got := hasLiterals(tt.text, sets); got != tt.want {
+			t.Errorf("hasLiterals(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+	re := regexp.MustCompile(`(?i)token=`)
+	if !re.MatchString("to\u212aen=x") {
+		t.Fatal("regexp no longer folds K to k: foldHides is not needed")
+	}
+}
+
+// TestKeyRulesCurlProse checks the curl rules on prose that names curl:
+// their expressions, which read up to 2 KB past each "curl", run only
+// where " -u", " --user" or " -H", " --header" occur, and still find the
+// credentials of a command line.
+func TestKeyRulesCurlProse(t *testing.T) {
+	k := DefaultKeyRules()
+	for _, r := range k.rules {
+		if strings.HasPrefix(r.d.id, "curl-") {
+			if c := r.compiled(); len(c.anchoredLits)+len(c.lits) == 0 {
+				t.Errorf("%s: no literals to test", r.d.id)
+			}
+		}
+	}
+	prose := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 20)
+	text := "How do I use curl to download a file? " + prose + " Is wget better than curl here?"
+	if fs := k.Scan(text); len(fs) != 0 {
+		t.Errorf("prose: %+v", fs)
+	}
+	for _, tt := range []struct{ text, typ string }{
+		{prose + "\ncurl -u admin:Vx7Qp2Lm9Rt4 https://api.example.com/v1/items\n" + prose, "curl_auth_user"},
+		{prose + "\ncurl --user 'deploy:Wq8Zn3Kc6Hb1' https://api.example.com/\n", "curl_auth_user"},
+		{"curl -s https://api.example.com/v1 -H \"Authorization: Bearer Zk4Wq9Tn2Lp7Xr5M\"\n" + prose, "curl_auth_header"},
+	} {
+		fs := k.Scan(tt.text)
+		if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == tt.typ }) {
+			t.Errorf("%.80q: %+v, want a %s", tt.text, fs, tt.typ)
+		}
+		if ref := withoutPrechecks(k).Scan(tt.text); !slices.Equal(fs, ref) {
+			t.Errorf("%.80q: %+v, without the prechecks %+v", tt.text, fs, ref)
+		}
+	}
+}
+
+// TestInsideRune checks where a window edge may fall: inside a valid
+// multi-byte rune it moves to the rune's edge, elsewhere (ASCII, invalid
+// bytes, U+FFFD itself) it stays.
+func TestInsideRune(t *testing.T) {
+	for _, tt := range []struct {
+		text       string
+		i          int
+		start, end int
+		ok         bool
+	}{
+		{"aéb", 2, 1, 3, true},
+		{"aéb", 1, 0, 0, false},
+		{"aéb", 3, 0, 0, false},
+		{"a€b", 3, 1, 4, true},
+		{"a\U0001F600b", 4, 1, 5, true},
+		{"a \x9bb", 2, 0, 0, false},
+		{"a\xc3\x9b\x9bb", 3, 0, 0, false}, // after a whole Û, a stray byte
+		{"a\ufffdb", 2, 1, 4, true},
+	} {
+		start, end, ok := insideRune(tt.text, tt.i)
+		if ok != tt.ok || ok && (start != tt.start || end != tt.end) {
+			t.Errorf("insideRune(%q, %d) = %d, %d, %v, want %d, %d, %v", tt.text, tt.i, start, end, ok, tt.start, tt.end, tt.ok)
 		}
 	}
 }
