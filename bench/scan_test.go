@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,6 +41,16 @@ func scanCurl() string {
 		" I tried curl with a proxy but it said connection refused. " + p + " Is wget better than curl here?"
 }
 
+// scanNumbers is 4 KB of lines of order numbers, timestamps and totals,
+// none of them a phone number.
+func scanNumbers() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 4096; i++ {
+		fmt.Fprintf(&b, "order %d, shipped %d, total %d.%02d\n", 4100000000+i*7919, 1700000000+i*3600, 100+i*37, i%100)
+	}
+	return b.String()[:4096]
+}
+
 // BenchmarkScanVsGitleaks runs, in one process, secureai's combined input
 // scan (secrets, gitleaks' key rules included, PII, invisible Unicode,
 // prompt injection) and gitleaks' default detector (secrets only) on the
@@ -68,6 +79,9 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 		// A question that names curl three times: gitleaks' curl rules
 		// read up to 2 KB past each "curl".
 		{"curl3KB", []string{scanCurl()}},
+		// A table of order numbers and timestamps: every number is a
+		// phone-number candidate.
+		{"numbers4KB", []string{scanNumbers()}},
 		// Real prompts, each scanned on its own: the benign rows of the
 		// data sets (awesome-chatgpt-prompts and self-instruct).
 		{"prompts", testenv.BenignPrompts(b)},

@@ -76,6 +76,9 @@ func NewInputScanner(opts InputScanOptions) (*InputScanner, error) {
 		unicode: !opts.SkipUnicode,
 	}
 	s.vec = vecTables()
+	if s.pii {
+		nanpaPrefixes() // built once, here rather than in a first request
+	}
 	if !opts.SkipKeyRules {
 		s.keys = DefaultKeyRules()
 	}

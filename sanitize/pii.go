@@ -34,8 +34,9 @@ var piiAnchor = func() (t [256]uint8) {
 // '-', ' ' or '.' separators) and "ip_address" (IPv4 and IPv6).
 //
 // Findings are ordered by offset and do not overlap. ScanPII allocates
-// nothing when it finds nothing, except while validating a phone-number
-// candidate of 7 or more digits.
+// nothing when it finds nothing, except while libphonenumber validates a
+// phone-number candidate of 7 or more digits that a table drawn from its
+// metadata cannot rule out (see nanpaPossible).
 func ScanPII(text string) []Finding {
 	st := piiState{lastIP: -1}
 	for i := 0; ; i = st.next {
@@ -256,7 +257,7 @@ func matchNumber(text string, s int) (int, string) {
 		if !plus && nd == 9 && seps == 0 {
 			return 0, "" // a bare nine-digit number is more often an ID than a phone
 		}
-		if (plus || !dateLike(num)) && phoneValid(num) {
+		if (plus || !dateLike(num) && nanpaPossible(digits[:nd])) && phoneValid(num) {
 			return e, "phone"
 		}
 	}

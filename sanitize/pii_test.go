@@ -2,6 +2,7 @@ package sanitize
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -128,4 +129,86 @@ func TestDateLikeNotPhone(t *testing.T) {
 		}
 	}
 	t.Logf("%d date-like texts, none a phone number", n)
+}
+
+// candidateDigits returns the digits of a phone-number candidate.
+func candidateDigits(num string) []byte {
+	var d []byte
+	for i := 0; i < len(num); i++ {
+		if isDigit(num[i]) {
+			d = append(d, num[i])
+		}
+	}
+	return d
+}
+
+// TestNANPAPossible checks the shortcut that spares libphonenumber most
+// numbers that are not phone numbers (order numbers, timestamps): on
+// candidates of 7 to 15 digits, random but for their first digits (1s,
+// 011, 0) and their separators, every one libphonenumber finds valid
+// passes nanpaPossible; and the phone numbers of the PII tests pass it.
+func TestNANPAPossible(t *testing.T) {
+	if nanpaPrefixes() == nil {
+		t.Fatal("libphonenumber's metadata is not as nanpaPossible expects: every candidate goes to libphonenumber")
+	}
+	n := 20000
+	if testing.Short() || testenv.Race {
+		n = 2000
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	prefixes := []string{"", "", "", "1", "11", "111", "1 ", "(1) ", "011", "011 ", "0", "01", "00"}
+	valid, skipped := 0, 0
+	for range n {
+		var b strings.Builder
+		b.WriteString(prefixes[r.IntN(len(prefixes))])
+		for b.Len() < 7+r.IntN(12) {
+			b.WriteByte(byte('0' + r.IntN(10)))
+			if r.IntN(5) == 0 {
+				b.WriteByte(" -.()"[r.IntN(5)])
+			}
+		}
+		num := strings.TrimRight(b.String(), " -.(")
+		d := candidateDigits(num)
+		if len(d) < 7 || len(d) > 15 {
+			continue
+		}
+		ok := phoneValid(num)
+		if ok {
+			valid++
+		}
+		if !nanpaPossible(d) {
+			skipped++
+			if ok {
+				t.Fatalf("%q: libphonenumber finds it valid, nanpaPossible rules it out", num)
+			}
+		}
+	}
+	if valid == 0 || skipped < n/4 {
+		t.Errorf("%d valid, %d ruled out of %d: the sample tests little", valid, skipped, n)
+	}
+	for _, num := range []string{"(415) 555-0132", "415.555.0132", "1 415 555 0132", "1116893832758", "011 44 20 7123 4567"} {
+		if !nanpaPossible(candidateDigits(num)) || !phoneValid(num) {
+			t.Errorf("%q: nanpaPossible %v, libphonenumber %v", num, nanpaPossible(candidateDigits(num)), phoneValid(num))
+		}
+	}
+}
+
+// FuzzNANPAPossible checks nanpaPossible against libphonenumber on any
+// candidate matchNumber could take to it.
+func FuzzNANPAPossible(f *testing.F) {
+	for _, s := range []string{"(415) 555-0132", "4100000000", "1116893832758", "011 44 20 7123 4567", "1-800-555-0199"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, num string) {
+		if strings.Trim(num, "0123456789 -.()") != "" {
+			return
+		}
+		d := candidateDigits(num)
+		if len(d) < 7 || len(d) > 15 || nanpaPossible(d) {
+			return
+		}
+		if phoneValid(num) {
+			t.Fatalf("%q: libphonenumber finds it valid, nanpaPossible rules it out", num)
+		}
+	})
 }
