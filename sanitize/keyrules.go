@@ -158,7 +158,16 @@ type keyRule struct {
 	// the regular expression is run anchored (keyState.anchoredHit)
 	// instead of over a window.
 	anchored bool
+	// gapped: the rule is one of gitleaks' semi-generic ones, whose
+	// secret follows the assignment operator after at most 5 quotes,
+	// spaces or '=' (assignGap): the gate looks for it there only.
+	gapped bool
 }
+
+// assignGap is the operator and the gap that follow the identifier in
+// gitleaks' semi-generic expressions (utils.GenerateSemiGenericRegex),
+// before the secret's group opens.
+const assignGap = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}(`
 
 type keyCompiled struct {
 	re *regexp.Regexp
@@ -205,7 +214,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	var keywords []string
 	for i := range data {
 		d := &data[i]
-		r := keyRule{d: d, prefixKeywords: len(d.prefixes) > 0}
+		r := keyRule{d: d, prefixKeywords: len(d.prefixes) > 0, gapped: d.assign && strings.Contains(d.regex, assignGap)}
 		r.before, r.after = keyWindowBefore, keyWindowAfter
 		if d.maxLen >= 0 {
 			// One byte more than a match's length: a match of the longest
@@ -745,7 +754,13 @@ func (r *keyRule) gate(text string, start, end int) bool {
 		for j := end; j < len(text) && j-end < 32; j++ {
 			switch c := text[j]; c {
 			case '=', '>', ':', '|', '?', ',':
-				return r.d.assignMin == 0 || secretRunNear(text, j+1, r.d.assignMin)
+				switch {
+				case r.d.assignMin == 0:
+					return true
+				case r.gapped:
+					return secretRunAfterOp(text, j+1, r.d.assignMin)
+				}
+				return secretRunNear(text, j+1, r.d.assignMin)
 			case ' ', '\t', '\n', '\r', '\f', '\v', '.', '-', '\'', '"':
 			default:
 				if !keyWordByte(c) {
@@ -762,15 +777,40 @@ func (r *keyRule) gate(text string, start, end int) bool {
 // within 8 bytes of i.
 func secretRunNear(text string, i, n int) bool {
 	for p := i; p < len(text) && p <= i+8; p++ {
-		e := p
-		for e < len(text) && e-p < n && isSecretByte(text[e]) {
-			e++
-		}
-		if e-p >= n {
+		if secretRunAt(text, p, n) {
 			return true
 		}
 	}
 	return false
+}
+
+// secretRunAfterOp is secretRunNear for the semi-generic rules (gapped),
+// i just after the first byte of an assignment operator: the secret
+// starts within 8 bytes, after the rest of the operator (":::=" has 4
+// bytes) and at most 5 quotes, spaces or '=', so only such bytes come
+// before it. A run that starts past a ';' or a letter ("key=value;
+// api_key=none") is another assignment's, not this one's secret.
+func secretRunAfterOp(text string, i, n int) bool {
+	for p := i; p < len(text) && p <= i+8; p++ {
+		if secretRunAt(text, p, n) {
+			return true
+		}
+		switch text[p] {
+		case '=', '>', ':', '|', '?', ',', '`', '\'', '"', ' ', '\t', '\n', '\f', '\r':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// secretRunAt reports whether a run of at least n secret bytes starts at p.
+func secretRunAt(text string, p, n int) bool {
+	e := p
+	for e < len(text) && e-p < n && isSecretByte(text[e]) {
+		e++
+	}
+	return e-p >= n
 }
 
 // keyContainsFold reports whether s contains the lower-case ASCII word w,

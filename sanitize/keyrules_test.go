@@ -693,3 +693,39 @@ func TestInsideRune(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyRulesAssignGap checks the gate of gitleaks' semi-generic rules
+// (secretRunAfterOp): the secret is looked for after the operator and at
+// most 5 quotes, spaces or '=', not past a ';' or a letter; on
+// assignments with every operator and gap, next to other assignments,
+// Scan finds what each rule run over the whole text finds.
+func TestKeyRulesAssignGap(t *testing.T) {
+	k := DefaultKeyRules()
+	ids := []string{"api_key", "token", "client_secret", "password", "heroku_api_key", "okta_token"}
+	ops := []string{"=", ": ", ":=", "::=", ":::=", "=>", " => ", "?=", ",", "||", ">"}
+	gaps := []string{"", " ", "\"", "'", "`", "  '", "=", "==", "\t\"", "     ", "      "}
+	secrets := []string{"Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB", "c6f1a2b3d4e5f60718293a4b5c6d7e8f", "none", "changeme",
+		"00abcdefghijklmnopqrstuvwxyz0123456789"}
+	n := 0
+	for i, id := range ids {
+		for j, op := range ops {
+			for l, gap := range gaps {
+				secret := secrets[(i+j+l)%len(secrets)]
+				for _, text := range []string{
+					id + op + gap + secret + "\n",
+					"key=value; " + id + op + gap + secret + "; token=null",
+					id + op + gap + "x; other_key=" + secret + "\n",
+				} {
+					got, want := k.Scan(text), k.scanReference(text)
+					if !slices.Equal(got, want) {
+						t.Errorf("%q: Scan %+v, whole text %+v", text, got, want)
+					}
+					n += len(got)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no assignment found: the texts test nothing")
+	}
+}
