@@ -183,6 +183,106 @@ type keyCompiled struct {
 	// every match of re and of anchored holds (see requiredLiterals): a
 	// text without one of a set is not searched.
 	lits, anchoredLits [][]string
+	// branches are the prechecks of each branch of re when it is an
+	// alternation (see ruleBranches): a window where none passes is not
+	// searched.
+	branches []keyBranch
+}
+
+// keyBranch is what a window must hold for a branch of a rule's
+// expression to match in it: a run of run secret characters, one literal
+// of each of lits and, when the branch is one of gitleaks' semi-generic
+// assignments, a run of gapRun secret characters right after an
+// operator (see secretRunAfterOp).
+type keyBranch struct {
+	run, gapRun int
+	lits        [][]string
+}
+
+// ruleBranches returns the prechecks of the branches of the expression
+// src when it is an alternation, or nil.
+func ruleBranches(src string, keywords []string) []keyBranch {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpAlternate {
+		return nil
+	}
+	var out []keyBranch
+	for _, b := range re.Sub {
+		out = append(out, keyBranch{run: runsOf(b).best, gapRun: gapRun(b), lits: requiredLiterals(b.String(), keywords)})
+	}
+	return out
+}
+
+// gapRun returns the least run of secret characters that every match of
+// the branch re holds right after an assignment operator and gap of
+// gitleaks' semi-generic expressions (assignGap), or 0 when re has none.
+func gapRun(re *syntax.Regexp) int {
+	if re.Op != syntax.OpConcat {
+		return 0
+	}
+	op, gap := assignGapParts()
+	if op == nil {
+		return 0
+	}
+	for i := 0; i+2 < len(re.Sub); i++ {
+		if syntaxEqualFold(re.Sub[i], op) && syntaxEqualFold(re.Sub[i+1], gap) {
+			return runsOf(&syntax.Regexp{Op: syntax.OpConcat, Sub: re.Sub[i+2:]}).pre
+		}
+	}
+	return 0
+}
+
+// assignGapParts returns assignGap's operator and gap as parsed (nil if
+// assignGap were not an operator and a gap: TestKeyRulesBranches fails).
+var assignGapParts = sync.OnceValues(func() (op, gap *syntax.Regexp) {
+	re, err := syntax.Parse(strings.TrimSuffix(assignGap, "("), syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) != 2 {
+		return nil, nil
+	}
+	return re.Sub[0], re.Sub[1]
+})
+
+// syntaxEqualFold reports whether a and b are the same expression, but
+// for the case-folding flag, which changes nothing for the operator and
+// gap bytes.
+func syntaxEqualFold(a, b *syntax.Regexp) bool {
+	return a.String() == b.String() || strings.TrimPrefix(a.String(), "(?i:") == strings.TrimPrefix(b.String(), "(?i:")
+}
+
+// branchesPass reports whether a branch of bs may match in text: when bs
+// is empty, or one of its branches passes its prechecks.
+func branchesPass(text string, bs []keyBranch) bool {
+	if len(bs) == 0 {
+		return true
+	}
+	for i := range bs {
+		b := &bs[i]
+		if hasSecretRun(text, b.run) && hasLiterals(text, b.lits) && (b.gapRun <= 1 || hasGapSecret(text, b.gapRun)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasGapSecret reports whether text holds an assignment operator
+// followed, after the rest of the operator and a gap, by a run of n
+// secret characters (see secretRunAfterOp).
+func hasGapSecret(text string, n int) bool {
+	for j := 0; j < len(text); j++ {
+		switch text[j] {
+		case '=', '>', ':', '|', '?', ',':
+			if secretRunAfterOp(text, j+1, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type keyAllow struct {
@@ -252,7 +352,7 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 			c := keyCompiled{re: regexp.MustCompile(d.regex), allow: compileAllows(d.allow),
 				run: secretRun(d.regex), lits: slices.DeleteFunc(requiredLiterals(d.regex, lower), func(set []string) bool {
 					return len(set) == 1 && slices.Contains(d.needs, set[0]) // tested before
-				})}
+				}), branches: ruleBranches(d.regex, lower)}
 			if anchored {
 				c.anchored = regexp.MustCompile(`^(?:` + src + `)`)
 				c.anchoredRun, c.anchoredLits = secretRun(src), requiredLiterals(src, lower)
@@ -1173,7 +1273,7 @@ func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 		}
 	}
 	c := r.compiled()
-	if !hasSecretRun(text[pa:pb], c.run) || !hasLiterals(text[pa:pb], c.lits) {
+	if !hasSecretRun(text[pa:pb], c.run) || !hasLiterals(text[pa:pb], c.lits) || !branchesPass(text[pa:pb], c.branches) {
 		return out // no match can be in the window
 	}
 	for _, m := range c.re.FindAllStringSubmatchIndex(text[pa:pb], -1) {

@@ -484,8 +484,9 @@ func TestSecretRun(t *testing.T) {
 }
 
 // withoutPrechecks returns a copy of k whose rules run their expressions
-// without testing first for a run of secret characters (secretRun) and
-// for the literals every match holds (requiredLiterals).
+// without testing first for a run of secret characters (secretRun), for
+// the literals every match holds (requiredLiterals) and for what each
+// branch of an alternation needs (ruleBranches).
 func withoutPrechecks(k *KeyRules) *KeyRules {
 	off := *k
 	off.rules = slices.Clone(k.rules)
@@ -494,7 +495,7 @@ func withoutPrechecks(k *KeyRules) *KeyRules {
 		off.rules[i].compiled = func() keyCompiled {
 			c := compiled()
 			c.run, c.anchoredRun = 0, 0
-			c.lits, c.anchoredLits = nil, nil
+			c.lits, c.anchoredLits, c.branches = nil, nil, nil
 			return c
 		}
 	}
@@ -727,5 +728,43 @@ func TestKeyRulesAssignGap(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no assignment found: the texts test nothing")
+	}
+}
+
+// TestKeyRulesBranches checks the prechecks of the branches of a rule
+// whose expression is an alternation, on atlassian-api-token: an
+// assignment of a Jira token is found, and a question about Jira near a
+// long identifier passes no branch (the semi-generic one wants its run
+// of 24 right after an operator, the other "ATATT3" and 192), where the
+// expression used to run over a 720-byte window at 260 ns a byte.
+func TestKeyRulesBranches(t *testing.T) {
+	k := DefaultKeyRules()
+	var bs []keyBranch
+	for _, r := range k.rules {
+		if r.d.id == "atlassian-api-token" {
+			bs = r.compiled().branches
+		}
+	}
+	if len(bs) != 2 || bs[0].gapRun != 24 || bs[1].run < 190 {
+		t.Fatalf("atlassian-api-token branches %+v, want a semi-generic one (gap run 24) and ATATT3's", bs)
+	}
+	prose := "Please open a Jira ticket for the migration of the reporting_service_configuration_loader module, " +
+		"and list what the Confluence page says about it: owners, dates, risks."
+	if branchesPass(prose, bs) {
+		t.Errorf("%q passes a branch", prose)
+	}
+	for _, text := range []string{
+		prose,
+		`JIRA_API_TOKEN = "abcdefghij0123456789abcd"` + "\n",
+		"jira_token: 0a1b2c3d4e5f6a7b8c9d0e1f\n" + prose,
+		prose + "\nconfluence_key => '4abcdefghij0123456789abc'\n",
+	} {
+		got, want := k.Scan(text), withoutPrechecks(k).Scan(text)
+		if !slices.Equal(got, want) {
+			t.Errorf("%.60q: %+v, without the prechecks %+v", text, got, want)
+		}
+		if text != prose && !slices.ContainsFunc(got, func(f Finding) bool { return f.Type == "atlassian_api_token" }) {
+			t.Errorf("%.60q: %+v, want an atlassian_api_token", text, got)
+		}
 	}
 }
