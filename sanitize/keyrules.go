@@ -1776,6 +1776,19 @@ func anchoredStart(re *syntax.Regexp) bool {
 	}
 }
 
+// lowerLiteral returns the runes of a literal as an ASCII string in lower
+// case, or false if one of them is not ASCII.
+func lowerLiteral(runes []rune) (string, bool) {
+	b := make([]byte, len(runes))
+	for i, r := range runes {
+		if r >= utf8.RuneSelf {
+			return "", false
+		}
+		b[i] = keyLower(byte(r))
+	}
+	return string(b), true
+}
+
 // needLiterals returns ASCII literals, in lower case, one of which every
 // match of re contains (ignoring ASCII case), or nil when it finds none.
 // Of a concatenation it takes the part whose literals are longest (the
@@ -1783,14 +1796,10 @@ func anchoredStart(re *syntax.Regexp) bool {
 func needLiterals(re *syntax.Regexp) []string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		var b strings.Builder
-		for _, r := range re.Rune {
-			if r >= utf8.RuneSelf {
-				return nil
-			}
-			b.WriteByte(keyLower(byte(r)))
+		if lit, ok := lowerLiteral(re.Rune); ok {
+			return []string{lit}
 		}
-		return []string{b.String()}
+		return nil
 	case syntax.OpCapture, syntax.OpPlus:
 		return needLiterals(re.Sub[0])
 	case syntax.OpRepeat:
@@ -1877,14 +1886,10 @@ func exactSet(re *syntax.Regexp) []string {
 	var out []string
 	switch re.Op {
 	case syntax.OpLiteral:
-		var b strings.Builder
-		for _, r := range re.Rune {
-			if r >= utf8.RuneSelf {
-				return nil
-			}
-			b.WriteByte(keyLower(byte(r)))
+		if lit, ok := lowerLiteral(re.Rune); ok {
+			return []string{lit}
 		}
-		return []string{b.String()}
+		return nil
 	case syntax.OpCharClass:
 		for i := 0; i+1 < len(re.Rune); i += 2 {
 			lo, hi := re.Rune[i], re.Rune[i+1]
