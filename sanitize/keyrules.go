@@ -862,6 +862,12 @@ func (r *keyRule) gate(text string, start, end int) bool {
 				}
 				return secretRunNear(text, j+1, r.d.assignMin)
 			case ' ', '\t', '\n', '\r', '\f', '\v', '.', '-', '\'', '"':
+			case 0xC5, 0xE2: // ſ and K are word characters of the (?i) expressions
+				if n := foldRuneAt(text, j); n > 0 {
+					j += n - 1
+					continue
+				}
+				return false
 			default:
 				if !keyWordByte(c) {
 					return false
@@ -871,6 +877,18 @@ func (r *keyRule) gate(text string, start, end int) bool {
 		return false
 	}
 	return true
+}
+
+// foldRuneAt returns the length of ſ (U+017F) or K (U+212A) at text[i:],
+// or 0 when neither starts there.
+func foldRuneAt(text string, i int) int {
+	switch {
+	case strings.HasPrefix(text[i:], "\u017f"):
+		return 2
+	case strings.HasPrefix(text[i:], "\u212a"):
+		return 3
+	}
+	return 0
 }
 
 // secretRunNear reports whether a run of at least n secret bytes starts

@@ -702,7 +702,9 @@ func TestInsideRune(t *testing.T) {
 // Scan finds what each rule run over the whole text finds.
 func TestKeyRulesAssignGap(t *testing.T) {
 	k := DefaultKeyRules()
-	ids := []string{"api_key", "token", "client_secret", "password", "heroku_api_key", "okta_token"}
+	// ſ and K after the keyword are word characters of the expressions
+	// ((?i)\w matches them), which the gate used to stop at.
+	ids := []string{"api_key", "token", "client_secret", "password", "heroku_api_key", "okta_token", "api_key\u017f", "token_\u212aey"}
 	ops := []string{"=", ": ", ":=", "::=", ":::=", "=>", " => ", "?=", ",", "||", ">"}
 	gaps := []string{"", " ", "\"", "'", "`", "  '", "=", "==", "\t\"", "     ", "      "}
 	secrets := []string{"Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB", "c6f1a2b3d4e5f60718293a4b5c6d7e8f", "none", "changeme",
