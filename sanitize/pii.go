@@ -202,8 +202,12 @@ func matchIP(text string, s int) (int, string) {
 			}
 		}
 	}
-	_, err := netip.ParseAddr(text[s:e])
-	if err != nil || colons > 0 && colons < 7 && !strings.Contains(text[s:e], "::") {
+	if colons > 0 && colons < 7 && !strings.Contains(text[s:e], "::") {
+		// Too few groups for a full IPv6 address and no "::": a time
+		// (10:30:45) or a MAC address, turned down before the parser.
+		return 0, ""
+	}
+	if _, err := netip.ParseAddr(text[s:e]); err != nil {
 		return 0, ""
 	}
 	return e, "ip_address"

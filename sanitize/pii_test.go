@@ -23,6 +23,9 @@ func TestScanPII(t *testing.T) {
 		{"ssn 078-05-1121", "us_ssn", "078-05-1121"},
 		{"host 192.168.1.10.", "ip_address", "192.168.1.10"},
 		{"v6 2001:db8::1 here", "ip_address", "2001:db8::1"},
+		{"full fe80:0:0:0:202:b3ff:fe1e:8329 form", "ip_address", "fe80:0:0:0:202:b3ff:fe1e:8329"},
+		{"mapped ::ffff:192.0.2.128 too", "ip_address", "::ffff:192.0.2.128"},
+		{"after a colon:10.0.0.1 ok", "ip_address", "10.0.0.1"},
 		{"Zoë's mail: zoë@x.io is not ASCII but zoe@x.io is", "email", "zoe@x.io"},
 	}
 	for _, tt := range tests {
@@ -45,6 +48,7 @@ func TestScanPIINegatives(t *testing.T) {
 		"ssn 666-12-3456 and 078-05-1120",    // forbidden area, advertised number
 		"DE89 3704 0044 0532 0130 01",        // mod-97 fails
 		"std::vector and a::b and 1:2:3:4",   // not addresses
+		"at 10:30:45 from 00:1a:2b:3c:4d:5e", // a time and a MAC address: too few groups, no "::"
 		"my email is info@presidio. ok",      // no TLD
 		"[EMAIL_1] and [PHONE_2] and [IP_3]", // placeholders
 	} {
