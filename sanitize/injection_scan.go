@@ -546,11 +546,10 @@ var injCJKFirst = func() (t [256][]injCJKWord) {
 // injCJKPairs holds, as bits, the first two bytes of the words of
 // injCJKFirst: most CJK characters of a text start none, and cjk goes on
 // to the next character after testing the bit.
-var injCJKPairs = func() (t [1 << 16 / 64]uint64) {
+var injCJKPairs = func() (t bytePairs) {
 	for c := range injCJKFirst {
 		for _, cw := range injCJKFirst[c] {
-			b := uint16(cw.w[0])<<8 | uint16(cw.w[1])
-			t[b>>6] |= 1 << (b & 63)
+			t.add(cw.w[0], cw.w[1])
 		}
 	}
 	return t
@@ -591,7 +590,7 @@ func (d *InjectionDetector) cjk(st *injState, text string) {
 		if c < 0xE3 {
 			continue
 		}
-		if b := uint16(c)<<8 | uint16(text[i+1]); injCJKPairs[b>>6]&(1<<(b&63)) == 0 {
+		if !injCJKPairs.has(c, text[i+1]) {
 			if text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
 				i += 2 // the rest of a three-byte character: no word starts there
 			}

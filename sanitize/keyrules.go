@@ -227,33 +227,27 @@ func gapRun(re *syntax.Regexp) int {
 		return 0
 	}
 	op, gap := assignGapParts()
-	if op == nil {
+	if op == "" {
 		return 0
 	}
 	for i := 0; i+2 < len(re.Sub); i++ {
-		if syntaxEqualFold(re.Sub[i], op) && syntaxEqualFold(re.Sub[i+1], gap) {
+		if re.Sub[i].String() == op && re.Sub[i+1].String() == gap { // as printed: the case flag does not show on bytes without case
 			return runsOf(&syntax.Regexp{Op: syntax.OpConcat, Sub: re.Sub[i+2:]}).pre
 		}
 	}
 	return 0
 }
 
-// assignGapParts returns assignGap's operator and gap as parsed (nil if
-// assignGap were not an operator and a gap: TestKeyRulesBranches fails).
-var assignGapParts = sync.OnceValues(func() (op, gap *syntax.Regexp) {
+// assignGapParts returns assignGap's operator and gap as regexp/syntax
+// prints them ("" if assignGap were not an operator and a gap:
+// TestKeyRulesBranches fails).
+var assignGapParts = sync.OnceValues(func() (op, gap string) {
 	re, err := syntax.Parse(strings.TrimSuffix(assignGap, "("), syntax.Perl)
 	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) != 2 {
-		return nil, nil
+		return "", ""
 	}
-	return re.Sub[0], re.Sub[1]
+	return re.Sub[0].String(), re.Sub[1].String()
 })
-
-// syntaxEqualFold reports whether a and b are the same expression, but
-// for the case-folding flag, which changes nothing for the operator and
-// gap bytes.
-func syntaxEqualFold(a, b *syntax.Regexp) bool {
-	return a.String() == b.String() || strings.TrimPrefix(a.String(), "(?i:") == strings.TrimPrefix(b.String(), "(?i:")
-}
 
 // branchesPass reports whether a branch of bs may match in text: when bs
 // is empty, or one of its branches passes its prechecks.
@@ -289,8 +283,8 @@ type keyAllow struct {
 	target  string
 	and     bool
 	regexes []allowRegex
-	stop    map[[2]byte][]string  // stop words by their first two bytes
-	stop2   *[1 << 16 / 64]uint64 // the first two bytes of the stop words, as bits
+	stop    map[[2]byte][]string // stop words by their first two bytes
+	stop2   *bytePairs           // the first two bytes of the stop words
 	nstop   int
 }
 
@@ -668,19 +662,31 @@ func compileAllows(data []keyAllowData) []keyAllow {
 		}
 		if len(d.stopwords) > 0 {
 			a.stop = map[[2]byte][]string{}
-			a.stop2 = new([1 << 16 / 64]uint64)
+			a.stop2 = new(bytePairs)
 			for _, w := range d.stopwords {
 				if len(w) >= 2 {
 					key := [2]byte{w[0], w[1]}
 					a.stop[key] = append(a.stop[key], w)
-					b := uint16(w[0])<<8 | uint16(w[1])
-					a.stop2[b>>6] |= 1 << (b & 63)
+					a.stop2.add(w[0], w[1])
 				}
 			}
 		}
 		as = append(as, a)
 	}
 	return as
+}
+
+// bytePairs is a set of pairs of bytes, as bits.
+type bytePairs [1 << 16 / 64]uint64
+
+func (t *bytePairs) add(a, b byte) {
+	p := uint16(a)<<8 | uint16(b)
+	t[p>>6] |= 1 << (p & 63)
+}
+
+func (t *bytePairs) has(a, b byte) bool {
+	p := uint16(a)<<8 | uint16(b)
+	return t[p>>6]&(1<<(p&63)) != 0
 }
 
 // Rules returns the gitleaks IDs of the rules, sorted.
@@ -863,11 +869,11 @@ func (r *keyRule) gate(text string, start, end int) bool {
 				return secretRunNear(text, j+1, r.d.assignMin)
 			case ' ', '\t', '\n', '\r', '\f', '\v', '.', '-', '\'', '"':
 			case 0xC5, 0xE2: // ſ and K are word characters of the (?i) expressions
-				if n := foldRuneAt(text, j); n > 0 {
-					j += n - 1
-					continue
+				r, n := utf8.DecodeRuneInString(text[j:])
+				if !caseFoldRune(r) {
+					return false
 				}
-				return false
+				j += n - 1
 			default:
 				if !keyWordByte(c) {
 					return false
@@ -877,18 +883,6 @@ func (r *keyRule) gate(text string, start, end int) bool {
 		return false
 	}
 	return true
-}
-
-// foldRuneAt returns the length of ſ (U+017F) or K (U+212A) at text[i:],
-// or 0 when neither starts there.
-func foldRuneAt(text string, i int) int {
-	switch {
-	case strings.HasPrefix(text[i:], "\u017f"):
-		return 2
-	case strings.HasPrefix(text[i:], "\u212a"):
-		return 3
-	}
-	return 0
 }
 
 // secretRunNear reports whether a run of at least n secret bytes starts
@@ -1740,13 +1734,7 @@ func foldWords(re *syntax.Regexp) []string {
 			if w == nil || len(out)*len(w) > foldWordsMax {
 				return nil
 			}
-			next := make([]string, 0, len(out)*len(w))
-			for _, a := range out {
-				for _, b := range w {
-					next = append(next, a+b)
-				}
-			}
-			out = next
+			out = product(out, w)
 		}
 		return out
 	case syntax.OpAlternate:
@@ -1965,17 +1953,27 @@ func product(a, b []string) []string {
 
 // hasLiterals reports whether text holds, for each of sets, one of its
 // literals, ignoring ASCII case, or may hold it behind a case fold (see
-// foldHides).
+// foldHides); text is looked at for K and ſ once, when a set is missing.
 func hasLiterals(text string, sets [][]string) bool {
+	folds := -1 // whether text holds K or ſ; -1: not looked yet
 	for _, set := range sets {
 		found := false
 		for _, w := range set {
-			if keyContainsFold(text, w) || foldHides(text, w) {
+			if keyContainsFold(text, w) {
 				found = true
 				break
 			}
 		}
-		if !found {
+		if found {
+			continue
+		}
+		if folds < 0 {
+			folds = 0
+			if hasFoldRune(text) {
+				folds = 1
+			}
+		}
+		if folds == 0 || !slices.ContainsFunc(set, foldable) {
 			return false
 		}
 	}
@@ -1986,8 +1984,15 @@ func hasLiterals(text string, sets [][]string) bool {
 // literal w in text where keyContainsFold does not see it: when w holds a
 // k or an s and text a Kelvin sign (U+212A) or a long s (U+017F), which
 // case folding matches for them.
-func foldHides(text, w string) bool {
-	return strings.ContainsAny(w, "ks") && (strings.Contains(text, "\u212a") || strings.Contains(text, "\u017f"))
+func foldHides(text, w string) bool { return foldable(w) && hasFoldRune(text) }
+
+// foldable reports whether w holds a letter that case folding matches
+// beyond ASCII: k or s.
+func foldable(w string) bool { return strings.ContainsAny(w, "ks") }
+
+// hasFoldRune reports whether text holds K (U+212A) or ſ (U+017F).
+func hasFoldRune(text string) bool {
+	return strings.Contains(text, "\u212a") || strings.Contains(text, "\u017f")
 }
 
 // shortest returns the length of the shortest of ws.
@@ -2091,7 +2096,7 @@ func (a *keyAllow) containsStopword(s string) bool {
 		return false
 	}
 	for i := 0; i+1 < len(s); i++ {
-		if b := uint16(s[i])<<8 | uint16(s[i+1]); a.stop2[b>>6]&(1<<(b&63)) == 0 {
+		if !a.stop2.has(s[i], s[i+1]) {
 			continue // no stop word starts with these two bytes: no map lookup
 		}
 		for _, w := range a.stop[[2]byte{s[i], s[i+1]}] {
