@@ -51,6 +51,23 @@ func scanNumbers() string {
 	return b.String()[:4096]
 }
 
+// scanScript returns n bytes (whole code points) of a prompt in another
+// script: the benign paragraph's request in Russian ("ru") or Chinese
+// ("zh").
+func scanScript(lang string, n int) string {
+	para := map[string]string{
+		"ru": "Квартальный отчёт показывает, что наши клиенты просили более быстрых ответов, " +
+			"понятных цен и лучшей документации. Пожалуйста, кратко изложи главные пункты для " +
+			"встречи команды в четверг: что получилось, что нет и какие три изменения нужно " +
+			"сделать в первую очередь. Пиши коротко и дружелюбно, без жаргона.\n",
+		"zh": "季度报告显示，我们的客户希望得到更快的回答、更清晰的价格和更好的文档。" +
+			"请为星期四的团队会议总结要点：哪些做得好，哪些不好，以及我们应该首先做出的三项改变。" +
+			"请保持简短友好，避免使用术语。\n",
+	}[lang]
+	s := strings.Repeat(para, n/len(para)+1)[:n]
+	return strings.ToValidUTF8(s, "")
+}
+
 // BenchmarkScanVsGitleaks runs, in one process, secureai's combined input
 // scan (secrets, gitleaks' key rules included, PII, invisible Unicode,
 // prompt injection) and gitleaks' default detector (secrets only) on the
@@ -82,6 +99,10 @@ func BenchmarkScanVsGitleaks(b *testing.B) {
 		// A table of order numbers and timestamps: every number is a
 		// phone-number candidate.
 		{"numbers4KB", []string{scanNumbers()}},
+		// The request in Russian and in Chinese: every character is two
+		// or three bytes >= 0x80.
+		{"russian4KB", []string{scanScript("ru", 4<<10)}},
+		{"chinese4KB", []string{scanScript("zh", 4<<10)}},
 		// Real prompts, each scanned on its own: the benign rows of the
 		// data sets (awesome-chatgpt-prompts and self-instruct).
 		{"prompts", testenv.BenignPrompts(b)},

@@ -258,6 +258,11 @@ type pass struct {
 	keyAt int
 	// vec, when not nil, is the vector classifier (see runVec).
 	vec *inVecTables
+	// hiEnd: the bytes before it from the last code point [pass.high]
+	// took on were all taken with it: its continuation bytes, and the run
+	// of quiet code points after it (see quietRun); none is dispatched
+	// again.
+	hiEnd int
 }
 
 // keyChunk is how far ahead of the word loop the key rules' keyword filter
@@ -316,7 +321,7 @@ func (p *pass) run(text string) {
 			if k != 0 {
 				injNext = p.dispatch(text, i, k, injNext)
 			}
-			i++
+			i = max(i+1, p.hiEnd)
 		}
 	}
 }
@@ -361,10 +366,13 @@ func (p *pass) dispatch(text string, i int, k uint8, injNext int) int {
 	if k&kPII != 0 && p.pii != nil {
 		p.pii.at(text, i)
 	}
-	if k&(kHigh|kCtrl) != 0 && p.uni != nil {
+	if k&kHigh != 0 { // a byte >= 0x80 has no other class
+		return p.high(text, i, injNext)
+	}
+	if k&kCtrl != 0 && p.uni != nil {
 		p.uni.at(text, i)
 	}
-	if k&(kInj|kHigh) != 0 && p.d != nil && i >= injNext {
+	if k&kInj != 0 && p.d != nil && i >= injNext {
 		switch text[i] {
 		case '<':
 			p.d.lt(p.inj, text, i)
@@ -374,11 +382,122 @@ func (p *pass) dispatch(text string, i int, k uint8, injNext int) int {
 			if i+1 < len(text) && text[i+1] == '(' {
 				p.d.link(p.inj, text, i)
 			}
-		default: // >= 0x80
-			injNext = i + p.d.high(p.inj, text, i)
 		}
 	}
 	return injNext
+}
+
+// high gives the code point at text[i], which starts with a byte >= 0x80,
+// to the Unicode and injection rules, and returns where the injection
+// rules next look. When every family of the pass that looks at non-ASCII
+// text took the code point, it sets p.hiEnd to where the bytes it covered
+// end: the rest of the code point, which neither family looks at again;
+// and, when the code point is quiet (see quietLen), the run of quiet code
+// points after it (see quietRun), which both take at once. Text in Cyrillic,
+// Greek, Arabic, Hebrew, Devanagari, Chinese, Japanese or Korean is then
+// not decoded twice a code point, nor dispatched a byte at a time.
+// Inside such a run neither family has anything to do: the Unicode rules
+// flag no quiet code point, and the injection rules act on one only when
+// it is a Latin look-alike next to an ASCII letter (the run stops before a
+// code point an ASCII letter follows, and the byte before every code point
+// after the first is not a letter), or to note a CJK lead byte (noted
+// here).
+func (p *pass) high(text string, i, injNext int) int {
+	uni := p.uni != nil && i >= p.uni.next
+	inj := p.d != nil && i >= injNext
+	if uni {
+		p.uni.at(text, i)
+	}
+	if inj {
+		injNext = i + p.d.high(p.inj, text, i)
+	}
+	if !(uni || inj) || !uni && p.uni != nil || !inj && p.d != nil {
+		return injNext // a family skipped text[i] for reasons of its own
+	}
+	// Both families took the code point (or the one that runs did), and
+	// skip the rest of it: its continuation bytes (and a flag's tag
+	// characters), all >= 0x80.
+	end := injNext
+	if !inj || uni && p.uni.next < end {
+		end = p.uni.next
+	}
+	// A run is looked for after a code point from U+0340 on: Latin letters
+	// with marks come one or two in a word of ASCII letters.
+	if text[i] >= 0xCD && end < len(text) && (text[end] >= 0x80 || inClass[text[end]] == 0) && quietLen(text, i) > 0 {
+		run, cjk := quietRun(text, end)
+		if uni {
+			p.uni.next = run
+		}
+		if inj {
+			injNext = run
+			p.inj.cjk = p.inj.cjk || cjk
+		}
+		end = run
+	}
+	p.hiEnd = end
+	return injNext
+}
+
+// quietLen returns the length of the code point at text[i] if it is valid
+// UTF-8 and quiet, else 0. A quiet code point is one of two bytes from
+// U+00C0 to U+07FF (Latin letters with marks, IPA, Greek, Cyrillic,
+// Armenian, Hebrew, Arabic, Syriac, Thaana, NKo) or of three bytes from
+// U+0800 to U+0FFF or U+3000 to U+EFFF but U+3140–U+317F (Indic scripts,
+// Thai, Tibetan; CJK, kana, Hangul, Yi, private use): [classify] flags
+// none of them, [candidate] turns all of their lead bytes down, and no
+// full-width, mathematical, circled or small-capital letter (the injection
+// rules' other look-alikes) is among them. U+0080–U+00BF (C1 controls,
+// the soft hyphen), U+1000–U+2FFF (zero-width, bidi and Mongolian
+// characters, small capitals, circled letters), U+3140–U+317F (the Hangul
+// filler U+3164), U+F000–U+FFFF (variation selectors, BOM, full-width
+// forms) and four-byte code points are not quiet.
+func quietLen(text string, i int) int {
+	c := text[i]
+	switch {
+	case c >= 0xC3 && c <= 0xDF:
+		if i+1 < len(text) && text[i+1]&0xC0 == 0x80 {
+			return 2
+		}
+	case c >= 0xE0 && c <= 0xEE && c != 0xE1 && c != 0xE2:
+		if i+2 >= len(text) || text[i+2]&0xC0 != 0x80 {
+			return 0
+		}
+		lo, hi := byte(0x80), byte(0xBF)
+		switch c {
+		case 0xE0:
+			lo = 0xA0 // not overlong
+		case 0xED:
+			hi = 0x9F // not a surrogate
+		}
+		if b := text[i+1]; b >= lo && b <= hi && !(c == 0xE3 && b == 0x85) {
+			return 3
+		}
+	}
+	return 0
+}
+
+// quietRun returns the end of the run that [pass.high] takes at once from
+// j: quiet code points and the ASCII bytes the pass does nothing at (no
+// class in inClass: spaces, most punctuation), up to a byte of another
+// kind or a code point an ASCII letter follows; and whether the run holds
+// a lead byte of U+3000–U+9FFF (the injection rules' CJK pass).
+func quietRun(text string, j int) (end int, cjk bool) {
+	for j < len(text) {
+		if c := text[j]; c < 0x80 {
+			if inClass[c] != 0 {
+				break
+			}
+			j++
+			continue
+		}
+		w := quietLen(text, j)
+		if w == 0 || j+w < len(text) && injLetter(text[j+w]) {
+			break
+		}
+		cjk = cjk || text[j] >= 0xE3 && text[j] <= 0xE9
+		j += w
+	}
+	return j, cjk
 }
 
 // wordAnchors gives the anchor bytes ('A', 'G', 'J', digits) of the word

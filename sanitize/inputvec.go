@@ -174,6 +174,15 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 	return alnum, spec, pass
 }
 
+// lowBits returns the mask of the positions below d (d > 0) of a block
+// of 64.
+func lowBits(d int) uint64 {
+	if d >= 64 {
+		return ^uint64(0)
+	}
+	return 1<<d - 1
+}
+
 // run16 returns the positions of lo where 16 ones start in the 128-bit
 // mask hi:lo.
 func run16(lo, hi uint64) uint64 {
@@ -208,6 +217,9 @@ func (p *pass) runVec(text string, t *inVecTables) {
 		for b := range nb {
 			base := w + b<<6
 			a, spec := m[b][0], m[b][1]
+			if d := p.hiEnd - base; d > 0 { // bytes >= 0x80 taken in a run
+				spec &^= lowBits(d)
+			}
 			var cand uint64
 			if p.d != nil {
 				var next uint64
@@ -232,6 +244,11 @@ func (p *pass) runVec(text string, t *inVecTables) {
 				}
 				if spec&bit != 0 {
 					injNext = p.dispatch(text, q, inClass[text[q]], injNext)
+					if d := p.hiEnd - base; d > q-base+1 {
+						// A run of quiet code points: none of its bytes
+						// is dispatched again.
+						ev = ev&^lowBits(d) | bit
+					}
 				}
 			}
 		}
