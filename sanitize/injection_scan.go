@@ -38,7 +38,6 @@ type injState struct {
 	last      [nRules]float64
 	seen      [4]uint64 // lexicon anchors already counted
 	rot13Done bool
-	high      bool // a byte >= 0x80
 	cjk       bool // a lead byte of U+3000–U+9FFF
 	invis     bool // a code point ScanUnicode may flag
 	fold      bool // homoglyphs or invisible characters: score the folded text too
@@ -110,7 +109,6 @@ func (d *InjectionDetector) finish(st *injState, text string, depth int, fs []Fi
 // high notes a non-ASCII code point at text[i] and returns its length.
 func (d *InjectionDetector) high(st *injState, text string, i int) int {
 	b := text[i]
-	st.high = true
 	if b >= 0xE3 && b <= 0xE9 {
 		st.cjk = true
 	}

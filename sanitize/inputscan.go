@@ -390,67 +390,87 @@ func (p *pass) dispatch(text string, i int, k uint8, injNext int) int {
 // high gives the code point at text[i], which starts with a byte >= 0x80,
 // to the Unicode and injection rules, and returns where the injection
 // rules next look. When every family of the pass that looks at non-ASCII
-// text took the code point, it sets p.hiEnd to where the bytes it covered
-// end: the rest of the code point, which neither family looks at again;
-// and, when the code point is quiet (see quietLen), the run of quiet code
-// points after it (see quietRun), which both take at once. Text in Cyrillic,
-// Greek, Arabic, Hebrew, Devanagari, Chinese, Japanese or Korean is then
-// not decoded twice a code point, nor dispatched a byte at a time.
-// Inside such a run neither family has anything to do: the Unicode rules
-// flag no quiet code point, and the injection rules act on one only when
-// it is a Latin look-alike next to an ASCII letter (the run stops before a
-// code point an ASCII letter follows, and the byte before every code point
-// after the first is not a letter), or to note a CJK lead byte (noted
-// here).
+// text takes the code point, it sets p.hiEnd to where the bytes taken with
+// it end (none of them is dispatched again): the rest of the code point;
+// and after a quiet code point (see quietLen) from U+0340 on, the run of
+// quiet code points that follows (see quietRun). Neither family has
+// anything to do at a quiet code point: the Unicode rules flag none, and
+// the injection rules act on one only when it is a Cyrillic or Greek
+// look-alike touching an ASCII letter (given to them as any other code
+// point), or to note a CJK lead byte (noted here). So quiet code points
+// are not decoded, and text in Cyrillic, Greek, Georgian, Arabic, Hebrew,
+// Indic, Thai, Chinese, Japanese or Korean is taken a run at a time
+// rather than a byte at a time.
 func (p *pass) high(text string, i, injNext int) int {
 	uni := p.uni != nil && i >= p.uni.next
 	inj := p.d != nil && i >= injNext
-	if uni {
-		p.uni.at(text, i)
-	}
-	if inj {
-		injNext = i + p.d.high(p.inj, text, i)
-	}
 	if !(uni || inj) || !uni && p.uni != nil || !inj && p.d != nil {
-		return injNext // a family skipped text[i] for reasons of its own
-	}
-	// Both families took the code point (or the one that runs did), and
-	// skip the rest of it: its continuation bytes (and a flag's tag
-	// characters), all >= 0x80.
-	end := injNext
-	if !inj || uni && p.uni.next < end {
-		end = p.uni.next
-	}
-	// A run is looked for after a code point from U+0340 on: Latin letters
-	// with marks come one or two in a word of ASCII letters.
-	if text[i] >= 0xCD && end < len(text) && (text[end] >= 0x80 || inClass[text[end]] == 0) && quietLen(text, i) > 0 {
-		run, cjk := quietRun(text, end)
+		// A family skips text[i] for reasons of its own.
 		if uni {
-			p.uni.next = run
+			p.uni.at(text, i)
 		}
 		if inj {
-			injNext = run
-			p.inj.cjk = p.inj.cjk || cjk
+			injNext = i + p.d.high(p.inj, text, i)
 		}
-		end = run
+		return injNext
+	}
+	// Both families take the code point (or the one that runs does).
+	var end int
+	if w := quietLen(text, i); w > 0 && !(w == 2 && text[i] >= 0xCD && (i > 0 && injLetter(text[i-1]) || i+2 < len(text) && injLetter(text[i+2]))) {
+		// Quiet, and not a look-alike touching a letter: what the
+		// families would note, noted without decoding it.
+		end = i + w
+		if inj {
+			p.inj.cjk = p.inj.cjk || text[i] >= 0xE3 && text[i] <= 0xE9
+		}
+		// A run is looked for after a code point from U+0340 on: Latin
+		// letters with marks come one or two in a word of ASCII letters.
+		if text[i] >= 0xCD && end < len(text) && (text[end] >= 0x80 || inClass[text[end]] == 0) {
+			run, cjk := quietRun(text, end)
+			end = run
+			if inj {
+				p.inj.cjk = p.inj.cjk || cjk
+			}
+		}
+		if uni {
+			p.uni.next = end
+		}
+		if inj {
+			injNext = end
+		}
+	} else {
+		if uni {
+			p.uni.at(text, i)
+		}
+		if inj {
+			injNext = i + p.d.high(p.inj, text, i)
+		}
+		// Both skip the rest of the code point: its continuation bytes (and
+		// a flag's tag characters), all >= 0x80.
+		end = injNext
+		if !inj || uni && p.uni.next < end {
+			end = p.uni.next
+		}
 	}
 	p.hiEnd = end
 	return injNext
 }
 
 // quietLen returns the length of the code point at text[i] if it is valid
-// UTF-8 and quiet, else 0. A quiet code point is one of two bytes from
-// U+00C0 to U+07FF (Latin letters with marks, IPA, Greek, Cyrillic,
-// Armenian, Hebrew, Arabic, Syriac, Thaana, NKo) or of three bytes from
-// U+0800 to U+0FFF or U+3000 to U+EFFF but U+3140–U+317F (Indic scripts,
-// Thai, Tibetan; CJK, kana, Hangul, Yi, private use): [classify] flags
-// none of them, [candidate] turns all of their lead bytes down, and no
-// full-width, mathematical, circled or small-capital letter (the injection
-// rules' other look-alikes) is among them. U+0080–U+00BF (C1 controls,
-// the soft hyphen), U+1000–U+2FFF (zero-width, bidi and Mongolian
-// characters, small capitals, circled letters), U+3140–U+317F (the Hangul
-// filler U+3164), U+F000–U+FFFF (variation selectors, BOM, full-width
-// forms) and four-byte code points are not quiet.
+// UTF-8 and quiet, else 0. A quiet code point is one that [classify] flags
+// in no context, whose lead byte [candidate] turns down, and that the
+// injection rules act on only as a Cyrillic or Greek look-alike of a
+// Latin letter: one of two bytes from U+00C0 to U+07FF (Latin letters with
+// marks, IPA, Greek, Cyrillic, Armenian, Hebrew, Arabic, Syriac, Thaana,
+// NKo), or one of three bytes but those of U+1140–U+117F and
+// U+1800–U+183F (the Hangul fillers U+115F and U+1160, the Mongolian
+// vowel separator U+180E), U+1D00–U+1DBF (small capitals), U+2000–U+207F
+// (zero-width, bidi and other format characters), U+2480–U+24FF (circled
+// letters), U+3140–U+317F (the Hangul filler U+3164), U+FE00–U+FE3F
+// (variation selectors), U+FEC0–U+FEFF (the byte order mark), the
+// full-width letters and U+FF80–U+FFBF (the half-width Hangul filler
+// U+FFA0). C1 controls, the soft hyphen, surrogates and four-byte code
+// points are not quiet.
 func quietLen(text string, i int) int {
 	c := text[i]
 	switch {
@@ -458,23 +478,41 @@ func quietLen(text string, i int) int {
 		if i+1 < len(text) && text[i+1]&0xC0 == 0x80 {
 			return 2
 		}
-	case c >= 0xE0 && c <= 0xEE && c != 0xE1 && c != 0xE2:
+	case c >= 0xE0 && c <= 0xEF:
 		if i+2 >= len(text) || text[i+2]&0xC0 != 0x80 {
 			return 0
 		}
-		lo, hi := byte(0x80), byte(0xBF)
+		b, lo, hi := text[i+1], byte(0x80), byte(0xBF)
 		switch c {
 		case 0xE0:
 			lo = 0xA0 // not overlong
 		case 0xED:
 			hi = 0x9F // not a surrogate
 		}
-		if b := text[i+1]; b >= lo && b <= hi && !(c == 0xE3 && b == 0x85) {
-			return 3
+		if b < lo || b > hi || quietNot3[c&0x0F][b&0x3F] {
+			return 0
 		}
+		if c == 0xEF && (b == 0xBC && text[i+2] >= 0xA1 && text[i+2] <= 0xBA || b == 0xBD && text[i+2] >= 0x81 && text[i+2] <= 0x9A) {
+			return 0 // a full-width letter
+		}
+		return 3
 	}
 	return 0
 }
+
+// quietNot3 marks the lead and second bytes of three-byte code points that
+// are not quiet (see quietLen), by the low bits of each.
+var quietNot3 = func() (t [16][64]bool) {
+	for _, p := range [][2]byte{
+		{0xE1, 0x85}, {0xE1, 0xA0}, {0xE1, 0xB4}, {0xE1, 0xB5}, {0xE1, 0xB6},
+		{0xE2, 0x80}, {0xE2, 0x81}, {0xE2, 0x92}, {0xE2, 0x93},
+		{0xE3, 0x85},
+		{0xEF, 0xB8}, {0xEF, 0xBB}, {0xEF, 0xBE},
+	} {
+		t[p[0]&0x0F][p[1]&0x3F] = true
+	}
+	return t
+}()
 
 // quietRun returns the end of the run that [pass.high] takes at once from
 // j: quiet code points and the ASCII bytes the pass does nothing at (no
