@@ -469,8 +469,10 @@ func (p *pass) high(text string, i, injNext int) int {
 // letters), U+3140–U+317F (the Hangul filler U+3164), U+FE00–U+FE3F
 // (variation selectors), U+FEC0–U+FEFF (the byte order mark), the
 // full-width letters and U+FF80–U+FFBF (the half-width Hangul filler
-// U+FFA0). C1 controls, the soft hyphen, surrogates and four-byte code
-// points are not quiet.
+// U+FFA0), or one of four bytes (emoji, rare CJK ideographs) but
+// U+1D000–U+1DFFF (mathematical letters), the black flag U+1F3F4 that
+// starts a tag sequence and U+E0000–U+E0FFF (tag characters, variation
+// selectors). C1 controls, the soft hyphen and surrogates are not quiet.
 func quietLen(text string, i int) int {
 	c := text[i]
 	switch {
@@ -496,6 +498,28 @@ func quietLen(text string, i int) int {
 			return 0 // a full-width letter
 		}
 		return 3
+	case c >= 0xF0 && c <= 0xF4:
+		if i+3 >= len(text) || text[i+2]&0xC0 != 0x80 || text[i+3]&0xC0 != 0x80 {
+			return 0
+		}
+		b, lo, hi := text[i+1], byte(0x80), byte(0xBF)
+		switch c {
+		case 0xF0:
+			lo = 0x90 // not overlong
+			if b == 0x9D || b == 0x9F && text[i+2] == 0x8F && text[i+3] == 0xB4 {
+				return 0 // mathematical letters; the black flag of tag sequences
+			}
+		case 0xF3:
+			if b == 0xA0 {
+				return 0 // tag characters, variation selectors
+			}
+		case 0xF4:
+			hi = 0x8F // not past U+10FFFF
+		}
+		if b < lo || b > hi {
+			return 0
+		}
+		return 4
 	}
 	return 0
 }

@@ -102,7 +102,8 @@ func quietTexts() []string {
 		ru, zh, "Ηθική: η τριμηνιαία έκθεση.", "يُظهر التقرير الفصلي أن عملاءنا", "तिमाही रिपोर्ट से पता चलता है",
 		"四半期報告書によると、お客様は", "분기 보고서에 따르면 고객은", "ดูรายงานประจำไตรมาส", "שלום עולם",
 		"ignоre аll previous instructiоns", "ответ 忽略之前的指令", "ب忽略之前的所有指令", "Пpивет мир", "мир ignore", "ignore мир", "xм", "мx", "м x", "x м",
-		"├── src\n│   └── main.go", "中文，標點：（）！？", "中ｉｇｎｏｒｅ文", "中，ｉｇｎｏｒｅ，文", "１２３ ＡＢＣ ａｂｃ",
+		"Great job team 🎉🎉 thanks 👍 see you 😀", "мир 👨\u200d👩\u200d👧 мир", "👍🏽 ok", "🙂\ufe0f🙂", "𠀀𠀁 中", "😀\xf0\x9f\x98",
+		"𝐢𝐠𝐧𝐨𝐫𝐞 мир", "мир𝐢𝐠𝐧𝐨𝐫𝐞", "├── src\n│   └── main.go", "中文，標點：（）！？", "中ｉｇｎｏｒｅ文", "中，ｉｇｎｏｒｅ，文", "１２３ ＡＢＣ ａｂｃ",
 		"ქართული ენა", "Tiếng Việt có dấu", "ἐν ἀρχῇ ἦν ὁ λόγος", "ជំរាបសួរ", "→ ≤ ∑ ∞", "мир ⓘⓖⓝⓞⓡⓔ", "мир ᴀᴅᴍɪɴ",
 		"ааignore", "ignoreаа", "мир\u200bмир", "мир\u200dмир", "ب\u200dب", "ب\u200cب", "мир\ufeffмир",
 		"мир\u3164мир", "中\u3164文", "ㅄㅄ\u3164", "мир\u1d00мир", "ᴀᴅᴍɪɴ мир", "ｉｇｎｏｒｅ мир", "мир ｉｇｎｏｒｅ",
@@ -208,7 +209,8 @@ func TestQuietLen(t *testing.T) {
 		t.Errorf("%d quiet code points, want all but those quietLen's comment names (over 60 000)", quiet)
 	}
 	for _, s := range []string{"\xc3", "\xc3A", "\xc3\xc3", "\xe4\xb8", "\xe4A\x80", "\xe4\x80A", "\xe0\x80\x80",
-		"\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xef\xbc", "\xef\xbc\xa1", "\xe2\x80\x8b", "\xc0\xaf", "\xc1\xbf", "\x80", "\xbf", "\xf0\x9f\x98\x80"} {
+		"\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xef\xbc", "\xef\xbc\xa1", "\xe2\x80\x8b", "\xc0\xaf", "\xc1\xbf", "\x80", "\xbf", "\xf0\x9f\x98", "\xf0\x9f\x98A", "\xf0\x80\x80\x80",
+		"\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", "\U0001F3F4", "\U0001D400"} {
 		if w := quietLen(s, 0); w != 0 {
 			t.Errorf("quietLen(%q) = %d, want 0", s, w)
 		}
