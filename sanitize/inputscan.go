@@ -545,11 +545,36 @@ var quietNot3 = func() (t [16][64]bool) {
 // a lead byte of U+3000–U+9FFF (the injection rules' CJK pass).
 func quietRun(text string, j int) (end int, cjk bool) {
 	for j < len(text) {
-		if c := text[j]; c < 0x80 {
+		c := text[j]
+		if c < 0x80 {
 			if inClass[c] != 0 {
 				break
 			}
 			j++
+			continue
+		}
+		// Two- and three-byte code points as quietLen has them, but for
+		// U+F000–U+FFFF, inline: most runs are made of them.
+		if c >= 0xC3 && c <= 0xDF && j+1 < len(text) && text[j+1]&0xC0 == 0x80 {
+			if j+2 < len(text) && injLetter(text[j+2]) {
+				break
+			}
+			j += 2
+			continue
+		}
+		if c >= 0xE0 && c <= 0xEE {
+			if j+2 >= len(text) || text[j+2]&0xC0 != 0x80 {
+				break
+			}
+			b := text[j+1]
+			if b&0xC0 != 0x80 || quietNot3[c&0x0F][b&0x3F] || c == 0xE0 && b < 0xA0 || c == 0xED && b > 0x9F {
+				break
+			}
+			if j+3 < len(text) && injLetter(text[j+3]) {
+				break
+			}
+			cjk = cjk || c >= 0xE3 && c <= 0xE9
+			j += 3
 			continue
 		}
 		w := quietLen(text, j)

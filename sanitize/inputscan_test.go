@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -169,6 +170,58 @@ func TestInputScanFamiliesQuietRuns(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("options %+v, %q:\n got  %+v\n want %+v", o, text, got, want)
+			}
+		}
+	}
+}
+
+// TestQuietRun checks quietRun, which takes the commonest quiet code
+// points without quietLen, against a loop over quietLen alone, from every
+// offset of quietTexts and of texts of random code points.
+func TestQuietRun(t *testing.T) {
+	ref := func(text string, j int) (int, bool) {
+		cjk := false
+		for j < len(text) {
+			if c := text[j]; c < 0x80 {
+				if inClass[c] != 0 {
+					break
+				}
+				j++
+				continue
+			}
+			w := quietLen(text, j)
+			if w == 0 || j+w < len(text) && injLetter(text[j+w]) {
+				break
+			}
+			cjk = cjk || text[j] >= 0xE3 && text[j] <= 0xE9
+			j += w
+		}
+		return j, cjk
+	}
+	texts := quietTexts()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			switch rng.IntN(4) {
+			case 0:
+				b.WriteByte(byte(rng.IntN(0x80)))
+			case 1:
+				b.WriteByte(byte(0x80 + rng.IntN(0x80))) // often invalid
+			case 2:
+				b.WriteRune(rune(0x80 + rng.IntN(0xA000)))
+			default:
+				b.WriteRune(rune(0x4000 + rng.IntN(0x6000)))
+			}
+		}
+		texts = append(texts, b.String())
+	}
+	for _, text := range texts {
+		for j := range len(text) {
+			gotEnd, gotCJK := quietRun(text, j)
+			wantEnd, wantCJK := ref(text, j)
+			if gotEnd != wantEnd || gotCJK != wantCJK {
+				t.Fatalf("quietRun(%q, %d) = %d, %v; want %d, %v", text, j, gotEnd, gotCJK, wantEnd, wantCJK)
 			}
 		}
 	}
