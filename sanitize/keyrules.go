@@ -3,6 +3,7 @@ package sanitize
 import (
 	"iter"
 	"math"
+	"math/bits"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -130,12 +131,15 @@ type KeyRules struct {
 	// shallow: states < shallow/nc are the root and the states one byte
 	// deep; in them the automaton may stop (see keyState.at).
 	shallow int32
-	// tri and quad filter the positions where a keyword may start (see
-	// buildFilter): tri by keyTriHash of the next three bytes, quad by
-	// keyQuadHash of the next four.
-	tri, quad *[1 << keyTriBits]uint8
+	// tri, long and pairs filter the positions where a keyword may
+	// start (see buildFilter): tri by keyTriHash of the next three
+	// bytes, then long, a bit set, by keyLongHash of the next three to
+	// eight, or pairs by the next two.
+	tri   *[1 << keyTriBits]uint8
+	long  *[1 << keyTriBits / 64]uint64
+	pairs *bytePairs // how the two-byte keywords may start
 	// vec is the vector filter (see keyvec.go), nil when every position
-	// passes; filter says which kernel runs before tri and quad.
+	// passes; filter says which kernel runs before tri and long.
 	vec    *keyVecTables
 	filter keyFilterKind
 	out    [][]int32 // out[s-outStart/nc]: keyword indexes ending at s
@@ -469,7 +473,27 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 		}
 		return true
 	}
-	k.buildFilter(keywords, wordStart)
+	// pairs: the first two bytes with which a hit of the two-byte keyword
+	// kw can pass its rules' gates: where every rule of kw needs a literal
+	// prefix at the hit, those of the prefixes (a letter in either case
+	// where the prefix says); else those of kw in either case.
+	pairs := func(kw string) [][2]byte {
+		var ps [][2]byte
+		for _, ri := range byKeyword[kw] {
+			d := &data[ri]
+			if len(d.prefixes) == 0 {
+				return keyCases(keyPrefix{lit: kw, fold: 3})
+			}
+			for _, p := range d.prefixes {
+				if len(p.lit) < 2 {
+					return keyCases(keyPrefix{lit: kw, fold: 3})
+				}
+				ps = append(ps, keyCases(p)...)
+			}
+		}
+		return ps
+	}
+	k.buildFilter(keywords, wordStart, pairs)
 	k.vec = newKeyVecTables(&k.cls, keywords, wordStart)
 	switch {
 	case k.vec == nil: // every position passes: nothing to filter
@@ -481,30 +505,51 @@ func newKeyRules(data []keyRuleData, global []keyAllowData) *KeyRules {
 	return k
 }
 
-// buildFilter fills tri and quad. A keyword of three bytes puts keyTriDef
-// at its first three bytes; a longer one keyTriQuad there and its first
-// four bytes in quad. A two-byte keyword whose rules all need a word start
-// (wordStart(kw)) puts keyTriDef at every non-word byte followed by it,
-// so that the filter flags the position just before it; any other
-// two-byte keyword at itself followed by every byte.
-func (k *KeyRules) buildFilter(keywords []string, wordStart func(string) bool) {
+// buildFilter fills tri, long and pairs. tri holds, under the hash of
+// the three bytes at a position, what the keywords flagged under that
+// hash need next to pass: a bit per length (keyTriLen3 for a keyword of
+// three bytes, up to keyTriLen3<<5 for one of keyLongMax or more) for the
+// keywords long holds the prefix of, at most keyLongMax bytes of it;
+// keyTriPair for a two-byte keyword, whose first two bytes as its rules'
+// gates may pass them (pairs(kw)) pairs holds; and keyTriPairNext for a
+// two-byte keyword whose rules all need a word start (wordStart(kw)),
+// flagged at the non-word byte before it. So a word that starts a keyword
+// is turned down after up to eight bytes ("faster" is not "fastly",
+// "interest" not "intercom"), "task" does not start Twilio's "SK" keys,
+// and the positions whose three bytes only hash as a keyword's do are
+// turned down too.
+func (k *KeyRules) buildFilter(keywords []string, wordStart func(string) bool, pairs func(string) [][2]byte) {
 	// tri has 3 bytes of slack after it, for keyTriAVX2's gathers.
 	k.tri = (*[1 << keyTriBits]uint8)(make([]uint8, 1<<keyTriBits+3))
-	k.quad = new([1 << keyTriBits]uint8)
+	k.long = new([1 << keyTriBits / 64]uint64)
+	k.pairs = new(bytePairs)
 	all := !keyStarts(keywords, wordStart, func(a, b, c byte, kw string) {
-		if len(kw) < 4 {
-			k.tri[keyTriHash(keyTriKey(a, b, c))] |= keyTriDef
-			return
+		h := keyTriHash(keyTriKey(a, b, c))
+		switch {
+		case len(kw) == 2:
+			for _, p := range pairs(kw) {
+				k.pairs.add(p[0], p[1])
+			}
+			if wordStart(kw) {
+				k.tri[h] |= keyTriPairNext
+			} else {
+				k.tri[h] |= keyTriPair
+			}
+		default:
+			n := uint8(min(len(kw), keyLongMax))
+			k.tri[h] |= keyTriLen3 << (n - 3)
+			x := keyLongPrefix(kw, 0, n)
+			k.long[keyLongHash(x)>>6] |= 1 << (keyLongHash(x) & 63)
 		}
-		k.tri[keyTriHash(keyTriKey(a, b, c))] |= keyTriQuad
-		x := (uint64(kw[0])<<32 | uint64(kw[1])<<40 | uint64(kw[2])<<48 | uint64(kw[3])<<56) | keyFold
-		k.quad[keyQuadHash(x)] = 1
 	})
 	if all {
 		// A one-byte keyword: no skipping, and the automaton never
 		// stops (see keyState.at).
 		for j := range k.tri {
-			k.tri[j] = keyTriDef
+			k.tri[j] = keyTriPair
+		}
+		for j := range k.pairs {
+			k.pairs[j] = ^uint64(0)
 		}
 		k.shallow = 0
 	}
@@ -538,18 +583,21 @@ func keyStarts(keywords []string, wordStart func(string) bool, f func(a, b, c by
 	return true
 }
 
-// keyTriBits is the number of bits of keyTriHash and keyQuadHash, the size
-// of [KeyRules.tri] and [KeyRules.quad]: 32 KiB each; tri is read at every
-// position and stays in the processor's first-level cache. With a few
-// hundred keywords, a few percent of the positions in English text pass
-// tri, most of them at the start of an English word that starts a
-// keyword too ("mail", "int", "pri"); quad drops most of those.
+// keyTriBits is the number of bits of keyTriHash and keyLongHash: tri
+// has 32 KiB and long 4 KiB; tri is read at every position and stays in
+// the processor's first-level cache. With a few hundred keywords, a few
+// percent of the positions in English text pass tri, most of them at the
+// start of an English word that starts a keyword too ("mail", "int",
+// "pri"); long drops most of those.
 const keyTriBits = 15
 
-// Values of [KeyRules.tri].
+// Bits of [KeyRules.tri] (see buildFilter).
 const (
-	keyTriDef  = 1 << iota // a keyword may start here (or just after: see buildFilter)
-	keyTriQuad             // a keyword may start here if quad has the next four bytes
+	keyTriLen3     = 1 << iota // a keyword of three bytes; the next five bits, of four to keyLongMax
+	keyTriPair     = 1 << 6    // a two-byte keyword
+	keyTriPairNext = 1 << 7    // a two-byte keyword at the next position, after a non-word byte
+	keyTriLens     = keyTriPair - 1
+	keyLongMax     = 8 // the longest prefix long holds
 )
 
 // keyTriKey is the form keyTriHash sees of the bytes a, b, c.
@@ -568,9 +616,30 @@ func keyTriHash(x uint64) uint64 { return keyTriMix(x) & (1<<keyTriBits - 1) }
 // the result depend on bytes k to k+2 of x only (bits 8k to 8k+21).
 func keyTriMix(x uint64) uint64 { return x ^ x>>2 ^ x>>7 }
 
-// keyQuadHash hashes the top four bytes of x, folded as for keyTriHash.
-func keyQuadHash(x uint64) uint64 {
-	return (x >> 32) * 0xc2b2ae3d27d4eb4f >> (64 - keyTriBits)
+// keyLongHash hashes x, a prefix made by keyLongPrefix, into [0,
+// 1<<keyTriBits).
+func keyLongHash(x uint64) uint64 { return x * 0xc2b2ae3d27d4eb4f >> (64 - keyTriBits) }
+
+// keyLongPrefix returns the n bytes (1 to 8) of s at p, folded as for
+// keyTriHash, little-endian, or 0 when s has fewer than n bytes from p.
+// The higher bytes are zero; as a folded byte never is, prefixes of
+// different lengths differ.
+func keyLongPrefix(s string, p int, n uint8) uint64 {
+	var x uint64
+	switch {
+	case p+8 <= len(s):
+		x = le64(s, p) | keyFold
+	case p+int(n) <= len(s):
+		for j := int(n) - 1; j >= 0; j-- {
+			x = x<<8 | uint64(s[p+j]) | 0x20
+		}
+	default:
+		return 0
+	}
+	if n < 8 {
+		x &= 1<<(8*n) - 1
+	}
+	return x
 }
 
 // keyFold sets bit 5 of every byte, which lower-cases ASCII letters.
@@ -590,7 +659,10 @@ func le64(s string, p int) uint64 {
 func (k *KeyRules) skip(text string, p int) int {
 	tri := k.tri
 	if p == 0 {
-		return 0 // no byte before a keyword at 0
+		if k.mayStart(text, 0) {
+			return 0
+		}
+		p = 1
 	}
 	for p+10 <= len(text) {
 		x := le64(text, p) | keyFold
@@ -634,23 +706,45 @@ func (k *KeyRules) skip(text string, p int) int {
 }
 
 // pass reports whether position p, whose tri value is v, passes the
-// filter; p > 0 and p+3 < len(text).
+// filter; p+3 < len(text).
 func (k *KeyRules) pass(text string, p int, v uint8) bool {
-	if v != keyTriQuad {
-		return v != 0
+	return v != 0 && k.passNext(text, p, v)
+}
+
+// passNext is pass at a position whose tri value v is not zero: the test
+// of long or pairs that v calls for.
+func (k *KeyRules) passNext(text string, p int, v uint8) bool {
+	if v&keyTriPair != 0 && k.pairs.has(text[p], text[p+1]) ||
+		v&keyTriPairNext != 0 && !keyWordByte(text[p]) && k.pairs.has(text[p+1], text[p+2]) {
+		return true
 	}
-	x := (uint64(text[p])<<32 | uint64(text[p+1])<<40 | uint64(text[p+2])<<48 | uint64(text[p+3])<<56) | keyFold
-	return k.quad[keyQuadHash(x)] != 0
+	var x uint64 // the next eight bytes, folded, when there are eight
+	if p+8 <= len(text) {
+		x = le64(text, p) | keyFold
+	}
+	for l := v & keyTriLens; l != 0; l &= l - 1 {
+		n := uint8(bits.TrailingZeros8(l)) + 3
+		y := x & (^uint64(0) >> (64 - 8*n))
+		if x == 0 {
+			y = keyLongPrefix(text, p, n)
+		}
+		if h := keyLongHash(y); y != 0 && k.long[h>>6]&(1<<(h&63)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // mayStart reports whether the filter lets a keyword start at p, or at p+1
-// for the two-byte keywords that need a word start; p == 0 and the last
-// three positions always pass.
+// for the two-byte keywords that need a word start; the last three
+// positions always pass. At 0, where no byte comes before a keyword, a
+// two-byte keyword passes whatever its rules need before it.
 func (k *KeyRules) mayStart(text string, p int) bool {
-	if p == 0 || p+3 >= len(text) {
+	if p+3 >= len(text) {
 		return true
 	}
-	return k.pass(text, p, k.tri[keyTriHash(keyTriKey(text[p], text[p+1], text[p+2]))])
+	return k.pass(text, p, k.tri[keyTriHash(keyTriKey(text[p], text[p+1], text[p+2]))]) ||
+		p == 0 && k.pairs.has(text[0], text[1])
 }
 
 func compileAllows(data []keyAllowData) []keyAllow {
@@ -718,7 +812,7 @@ type keyPending struct {
 // of overlapping ones the longest is kept.
 //
 // Scan makes one pass over text: a filter of the keywords' first three
-// and four bytes, hashed, skips the positions where no keyword that can
+// to eight bytes, hashed, skips the positions where no keyword that can
 // pass its rule's gate starts, and the keyword automaton runs from the
 // others. On amd64 processors with AVX-512 VBMI, a vector filter of the
 // keywords' first bytes tests 64 positions at a time before it (unless
@@ -1020,6 +1114,25 @@ func keyWordByte(c byte) bool {
 
 func isSecretByte(c byte) bool {
 	return keyWordByte(c) || c == '.' || c == '=' || c == '+' || c == '/' || c == '~' || c == '-'
+}
+
+// keyCases returns the forms of the first two bytes of p.lit that
+// hasKeyPrefix accepts: a letter in either case where p.fold has its bit.
+func keyCases(p keyPrefix) [][2]byte {
+	forms := func(i int) []byte {
+		c := p.lit[i]
+		if p.fold&(1<<i) == 0 || keyLower(c) < 'a' || keyLower(c) > 'z' {
+			return []byte{c}
+		}
+		return []byte{keyLower(c), keyLower(c) - 'a' + 'A'}
+	}
+	var ps [][2]byte
+	for _, a := range forms(0) {
+		for _, b := range forms(1) {
+			ps = append(ps, [2]byte{a, b})
+		}
+	}
+	return ps
 }
 
 func hasKeyPrefix(s string, p keyPrefix) bool {

@@ -269,6 +269,62 @@ func TestKeyRulesSkipExact(t *testing.T) {
 	}
 }
 
+// TestKeyFilterCoversHits checks the scalar filter (tri, long, pairs):
+// wherever a keyword, in any case, after any kind of byte or at the
+// text's start, and before its end or what its rules want after it, makes
+// a hit that passes a rule's gate, the filter lets the automaton start
+// there (or, for a two-byte keyword that needs a word start, just before
+// it), and Scan finds what the automaton alone finds.
+func TestKeyFilterCoversHits(t *testing.T) {
+	k := DefaultKeyRules()
+	byKeyword := map[string][]int{}
+	for i, r := range k.rules {
+		for _, kw := range r.d.keywords {
+			byKeyword[kw] = append(byKeyword[kw], i)
+		}
+	}
+	hits, turned := 0, 0
+	for word, rules := range byKeyword {
+		forms := []string{word, strings.ToUpper(word), strings.ToUpper(word[:1]) + word[1:], word[:1] + strings.ToUpper(word[1:])}
+		for _, r := range rules {
+			for _, p := range k.rules[r].d.prefixes {
+				forms = append(forms, p.lit)
+			}
+		}
+		for _, form := range forms {
+			for _, before := range []string{"", " ", "\n", "x", "é", "_", "=", "9", "-", "."} {
+				for _, after := range []string{"", "=", " = 0123456789abcdef0123456789abcdef", "0123456789abcdefABCDEF0123456789ab",
+					"_live_4eC39HqLyjWDarjtT1zdp7dc", "J0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig_sig_sig"} {
+					text := before + form + after
+					start, end := len(before), len(before)+len(form)
+					pass := false
+					for _, r := range rules {
+						pass = pass || k.rules[r].gate(text, start, end)
+					}
+					if !pass {
+						turned++
+						continue
+					}
+					hits++
+					at := start
+					if len(form) == 2 && start > 0 && !k.mayStart(text, start) {
+						at-- // flagged at the byte before it
+					}
+					if !k.mayStart(text, at) {
+						t.Errorf("keyword %q in %q: the gate passes, the filter turns it down", form, text)
+					}
+					if got, want := k.Scan(text), k.scanAutomaton(text); !slices.Equal(got, want) {
+						t.Errorf("%q: Scan %+v, automaton alone %+v", text, got, want)
+					}
+				}
+			}
+		}
+	}
+	if hits < 2*len(byKeyword) || turned == 0 {
+		t.Fatalf("%d hits that pass a gate, %d that do not, for %d keywords", hits, turned, len(byKeyword))
+	}
+}
+
 // allowTargets are targets made for the allowlists' expressions and the
 // literals and stretches of allowRegex: matches at a target's edges, next
 // to each other, far apart, in either case, and with K (U+212A) for k.

@@ -15,7 +15,7 @@ import (
 // and the triple under two hashes. A position that passes is then tested
 // exactly, by [KeyRules.pass], as before. The bitmaps over-approximate the
 // keyword trigrams (about 3 % of the positions of English prose pass them,
-// against 1 % for tri and quad) and never reject a position where a
+// against 1 % for tri and long) and never reject a position where a
 // keyword starts, so the positions the automaton starts from are the
 // keyword starts the scalar filter lets through, less its hash collisions.
 
@@ -141,7 +141,7 @@ func pairSet(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
 const keyVecSlack = 8
 
 // keyFilterKind is the kernel that filters the key rules' keyword starts
-// before tri and quad.
+// before tri and long.
 type keyFilterKind uint8
 
 const (
@@ -156,7 +156,10 @@ const (
 // positions it holds.
 func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb, we *int) int {
 	if p == 0 {
-		return 0
+		if k.mayStart(text, 0) {
+			return 0
+		}
+		p = 1
 	}
 	for {
 		if p < *wb || p >= *we {
