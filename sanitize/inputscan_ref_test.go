@@ -34,7 +34,7 @@ func refScanSecrets(text string) []Finding {
 				start, end, typ = matchURL(text, i)
 			}
 			if typ == "" {
-				start, end, typ = matchAssignment(text, i)
+				start, end, typ = new(tokenRuns).matchAssignment(text, i)
 			}
 		default:
 			s := tokenStart(text, i)
@@ -42,7 +42,7 @@ func refScanSecrets(text string) []Finding {
 				continue
 			}
 			lastTried = s
-			end, typ = matchToken(text, s)
+			end, typ = new(tokenRuns).matchToken(text, s)
 			start = s
 			if typ != "" && typ != "private_key" && placeholder(text[s:end]) {
 				typ = ""

@@ -3,6 +3,7 @@ package sanitize
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -529,5 +530,44 @@ func BenchmarkInputScan(b *testing.B) {
 			ScanUnicode(text)
 			d.refSignals(text, 0)
 		})
+	}
+}
+
+// worstCaseTexts are texts of n bytes built to make the rules work hard:
+// one unit repeated, each a rule's prefix, anchor or keyword, and a
+// contacts export where every line holds a phone number libphonenumber
+// must confirm. Their cost per byte must not grow with n.
+func worstCaseTexts(n int) []struct{ name, text string } {
+	var contacts strings.Builder
+	for i := 0; contacts.Len() < n; i++ {
+		fmt.Fprintf(&contacts, "Contact %d, +44 20 7946 %04d\n", i, i%10000)
+	}
+	units := []struct{ name, unit string }{
+		{"sk-run", "sk-"}, {"xoxb-run", "xoxb-"}, {"api-key-assign", "api_key="}, {"token-assign", "token="},
+		{"pem-headers", "-----BEGIN RSA PRIVATE KEY-----\n"}, {"glpat-run", "glpat-"}, {"colons", ":"},
+		{"ipv6-colons", "::"}, {"md-links", "]("}, {"md-images", "![a](http://"}, {"curl-user", "curl -u "},
+		{"authorization", "Authorization: "}, {"zwj", "\u200d"}, {"emails", "a.b@example.com "},
+	}
+	out := []struct{ name, text string }{{"contacts", contacts.String()[:n]}}
+	for _, u := range units {
+		out = append(out, struct{ name, text string }{u.name, strings.Repeat(u.unit, n/len(u.unit)+1)[:n]})
+	}
+	return out
+}
+
+// BenchmarkInputScanWorstCase runs the combined scan over worstCaseTexts
+// of 32 KiB and 256 KiB: the MB/s of the two sizes should match.
+func BenchmarkInputScanWorstCase(b *testing.B) {
+	s := mustInputScanner(b, InputScanOptions{})
+	for _, n := range []int{32 << 10, 256 << 10} {
+		for _, tt := range worstCaseTexts(n) {
+			b.Run(fmt.Sprintf("%s/%dKB", tt.name, n>>10), func(b *testing.B) {
+				b.SetBytes(int64(len(tt.text)))
+				var r InputScan
+				for b.Loop() {
+					s.ScanInto(&r, tt.text)
+				}
+			})
+		}
 	}
 }

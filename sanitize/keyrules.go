@@ -849,6 +849,7 @@ type keyState struct {
 	// one (k.filter).
 	wb, we int
 	win    [keyVecWindow / 64]uint64
+	runs   keyRuns
 }
 
 func (st *keyState) init(k *KeyRules) { st.k = k }
@@ -927,10 +928,10 @@ func (st *keyState) at(text string, p int) {
 // findings, as [KeyRules.Scan] returns them.
 func (st *keyState) finish(text string) []Finding {
 	for i := range st.buf[:st.nbuf] {
-		st.out = st.k.flush(st.out, text, &st.buf[i])
+		st.out = st.k.flush(st.out, text, &st.buf[i], &st.runs)
 	}
 	for i := range st.more {
-		st.out = st.k.flush(st.out, text, &st.more[i])
+		st.out = st.k.flush(st.out, text, &st.more[i], &st.runs)
 	}
 	st.nbuf, st.more = 0, st.more[:0]
 	return dedupeFindings(st.out)
@@ -1180,7 +1181,7 @@ func (st *keyState) hit(text string, ri, start, end int) {
 		// One byte more each side: a match that reaches its bound is not
 		// at the window's edge, where it would be dropped as cut short.
 		a, safeA = snapStart(text, start-r.d.before-1)
-		b, safeB = snapEnd(text, keyReach(text, start, r.d.after)+1)
+		b, safeB = snapEnd(text, keyReach(text, start, r.d.after, &st.runs)+1)
 	default:
 		a, safeA = snapStart(text, start-r.before)
 		b, safeB = snapEnd(text, end+r.after)
@@ -1203,25 +1204,60 @@ func (st *keyState) hit(text string, ri, start, end int) {
 			p.b, p.safeB = b, safeB
 		}
 	default:
-		st.out = k.flush(st.out, text, p)
+		st.out = k.flush(st.out, text, p, &st.runs)
 		w.last = p.last
 		*p = w
 	}
 }
 
 // keyReach returns where the steps lead from p (see keyRuleData.after):
-// a bound on the end of a match whose keyword part starts at p.
-func keyReach(text string, p int, steps []keyStep) int {
+// a bound on the end of a match whose keyword part starts at p. The runs
+// of a class step are measured through runs.
+func keyReach(text string, p int, steps []keyStep, runs *keyRuns) int {
 	for _, s := range steps {
 		if s.class == nil {
 			p += s.n
 			continue
 		}
-		for p < len(text) && s.class[text[p]>>6]&(1<<(text[p]&63)) != 0 {
-			p++
-		}
+		p = runs.end(text, p, s.class)
 	}
 	return p
+}
+
+// keyRuns remembers, for each class of the rules' steps, the last run of
+// bytes of that class keyReach measured, so that the hits inside one long
+// run ("api_key=api_key=…", PEM headers one after the other, where a
+// private key's class is every byte) do not each read it again: a scan
+// stays linear in the text's length. It belongs to one scan of one text;
+// the zero value is empty. The rules have a dozen class steps; past
+// len(m) classes, the last entry is taken over.
+type keyRuns struct {
+	n int
+	m [16]struct {
+		class *[4]uint64
+		a, e  int // text[a:e] are bytes of class, text[e] is not (or e == len(text))
+	}
+}
+
+// end returns the end of the run of bytes of class from p.
+func (r *keyRuns) end(text string, p int, class *[4]uint64) int {
+	i := 0
+	for i < r.n && r.m[i].class != class {
+		i++
+	}
+	if i < r.n && p >= r.m[i].a && p <= r.m[i].e {
+		return r.m[i].e
+	}
+	e := p
+	for e < len(text) && class[text[e]>>6]&(1<<(text[e]&63)) != 0 {
+		e++
+	}
+	if i == r.n {
+		i = min(r.n, len(r.m)-1)
+		r.n = i + 1
+	}
+	r.m[i].class, r.m[i].a, r.m[i].e = class, p, e
+	return e
 }
 
 // anchoredHit records a hit of the anchored rule ri at start, and reports
@@ -1248,7 +1284,7 @@ func (st *keyState) anchoredHit(text string, ri, start int) bool {
 	case start <= p.b:
 		p.a, p.b = min(p.a, start), max(p.b, start+1)
 	default:
-		st.out = st.k.flush(st.out, text, p)
+		st.out = st.k.flush(st.out, text, p, &st.runs)
 		if p.read > keyAnchorOverlap*p.covered+keyAnchorSlack {
 			// On with windows, from after the last match: the entry is
 			// empty until hit adds this one.
@@ -1344,8 +1380,8 @@ func insideRune(text string, i int) (start, end int, ok bool) {
 
 // flush runs the pending window's rule over it and records its findings;
 // for an anchored rule, it runs the rule at each hit in the entry, in
-// order, that no earlier match of the rule covers.
-func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
+// order, that no earlier match of the rule covers. runs is the scan's.
+func (k *KeyRules) flush(out []Finding, text string, p *keyPending, runs *keyRuns) []Finding {
 	pa, pb := p.a, p.b
 	r := &k.rules[p.rule]
 	if r.anchored && !p.window {
@@ -1360,7 +1396,7 @@ func (k *KeyRules) flush(out []Finding, text string, p *keyPending) []Finding {
 			}
 			e, safe := snapEnd(text, q+r.after)
 			if r.d.reach {
-				if b := keyReach(text, q, r.d.after) + 1; b < e {
+				if b := keyReach(text, q, r.d.after, runs) + 1; b < e {
 					e, safe = b, false
 				}
 			}

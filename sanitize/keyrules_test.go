@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -77,7 +78,7 @@ func (k *KeyRules) scanReference(text string) []Finding {
 		if !slices.ContainsFunc(r.d.keywords, func(kw string) bool { return strings.Contains(lower, kw) }) {
 			continue
 		}
-		out = ref.flush(out, text, &keyPending{rule: ri, a: 0, b: len(text), safeA: true, safeB: true})
+		out = ref.flush(out, text, &keyPending{rule: ri, a: 0, b: len(text), safeA: true, safeB: true}, new(keyRuns))
 	}
 	return dedupeFindings(out)
 }
@@ -433,6 +434,52 @@ func denseTexts() []string {
 		strings.Repeat("eyJ ", 500) + "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n",
 		strings.Repeat("token: aaaaaaaaaaaaaaaaaaaa ", 200) + strings.Repeat("password=hunter2hunter2 ", 200),
 		strings.Repeat("key", 3000),
+		// Runs that a rule's reach reads to their end from every hit
+		// inside them (see keyRuns).
+		strings.Repeat("api_key=", 500) + "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB\n",
+		strings.Repeat("-----BEGIN RSA PRIVATE KEY-----\n", 100) + "MIIEfake" + strings.Repeat("A", 70) + "\n-----END RSA PRIVATE KEY-----",
+		strings.Repeat("xoxb-", 400) + fakeSlackToken[5:] + " " + fakeSlackToken,
+		strings.Repeat("eyJ.", 500) + fakeJWT,
+		strings.Repeat("glpat-", 400) + fakeGitLabToken + "-",
+		// Hits of rules with different classes, side by side.
+		strings.Repeat("xoxb-1 eyJ.", 300) + fakeSlackToken + " " + fakeJWT + " " + fakeSlackToken + "." + fakeJWT,
+	}
+}
+
+// TestKeyRuns checks keyRuns.end against measuring each run afresh, over
+// the classes of every rule's steps asked in turn, at increasing and at
+// random positions, with more classes than it remembers.
+func TestKeyRuns(t *testing.T) {
+	var classes []*[4]uint64
+	for _, r := range DefaultKeyRules().rules {
+		for _, s := range r.d.after {
+			if s.class != nil {
+				classes = append(classes, s.class)
+			}
+		}
+	}
+	for len(classes) <= len(keyRuns{}.m) {
+		c := &[4]uint64{uint64(len(classes)) << 40, 0x7fffffe07fffffe}
+		classes = append(classes, c)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	text := strings.Repeat("api_key=xoxb-1 eyJ.abc/+=\n-----BEGIN \x00é", 40)
+	fresh := func(p int, class *[4]uint64) int {
+		for p < len(text) && class[text[p]>>6]&(1<<(text[p]&63)) != 0 {
+			p++
+		}
+		return p
+	}
+	var r keyRuns
+	for i := range 20000 {
+		p := i % len(text)
+		if i%3 == 0 {
+			p = rng.IntN(len(text) + 1)
+		}
+		c := classes[rng.IntN(len(classes))]
+		if got, want := r.end(text, p, c), fresh(p, c); got != want {
+			t.Fatalf("step %d, from %d: %d, measured afresh %d", i, p, got, want)
+		}
 	}
 }
 

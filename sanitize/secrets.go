@@ -69,6 +69,7 @@ type secretState struct {
 	out       []Finding
 	lastTried int // start of the last token tried, against retrying it
 	next      int // the first offset still to look at
+	runs      tokenRuns
 }
 
 // at runs the secret rules at text[i], a byte marked in anchor. Anchors
@@ -86,7 +87,7 @@ func (st *secretState) at(text string, i int) {
 			start, end, typ = matchURL(text, i)
 		}
 		if typ == "" {
-			start, end, typ = matchAssignment(text, i)
+			start, end, typ = st.runs.matchAssignment(text, i)
 		}
 	default:
 		s := tokenStart(text, i)
@@ -94,7 +95,7 @@ func (st *secretState) at(text string, i int) {
 			return
 		}
 		st.lastTried = s
-		end, typ = matchToken(text, s)
+		end, typ = st.runs.matchToken(text, s)
 		start = s
 		if typ != "" && typ != "private_key" && placeholder(text[s:end]) {
 			typ = ""
@@ -153,9 +154,55 @@ func run(text string, i int, ok func(byte) bool) int {
 	return i
 }
 
+// tokenRuns remembers the run of token bytes (isTokenByte) that the
+// prefix rules measured last, with what they ask of it, so that the
+// starts inside one long run ("sk-sk-sk-…", a hyphenated base64 blob) do
+// not each read it again: a text costs time linear in its length. It
+// belongs to one scan of one text; the zero value is empty.
+type tokenRuns struct {
+	a, e   int // the run: text[a:e] are token bytes, text[e] is not (or e == len(text))
+	marker int // the start of the last "T3BlbkFJ" in it, or -1; -2 until asked
+	digit  int // the offset of the last digit in it, or -1; -2 until asked
+}
+
+// end returns the end of the run of token bytes from i.
+func (r *tokenRuns) end(text string, i int) int {
+	if r.e > r.a && i >= r.a && i <= r.e {
+		return r.e
+	}
+	r.a, r.e, r.marker, r.digit = i, run(text, i, isTokenByte), -2, -2
+	return r.e
+}
+
+// hasMarker reports whether OpenAI's "T3BlbkFJ" occurs in text[s:e],
+// where e is the end of the run from s.
+func (r *tokenRuns) hasMarker(text string, s, e int) bool {
+	r.end(text, s)
+	if r.marker == -2 {
+		r.marker = strings.LastIndex(text[r.a:r.e], "T3BlbkFJ")
+		if r.marker >= 0 {
+			r.marker += r.a
+		}
+	}
+	return r.marker >= s && r.marker+8 <= e
+}
+
+// hasDigit reports whether text[s:e] holds a digit, where e is the end of
+// the run from s.
+func (r *tokenRuns) hasDigit(text string, s, e int) bool {
+	r.end(text, s)
+	if r.digit == -2 {
+		r.digit = strings.LastIndexAny(text[r.a:r.e], "0123456789")
+		if r.digit >= 0 {
+			r.digit += r.a
+		}
+	}
+	return r.digit >= s && r.digit < e
+}
+
 // matchToken tries the prefix rules at s and returns the end and type of
 // the match, or a zero type.
-func matchToken(text string, s int) (end int, typ string) {
+func (r *tokenRuns) matchToken(text string, s int) (end int, typ string) {
 	if s >= len(text) || !boundaryBefore(text, s) && text[s] != '-' {
 		return 0, ""
 	}
@@ -164,13 +211,13 @@ func matchToken(text string, s int) (end int, typ string) {
 	case 's', 'r':
 		switch {
 		case strings.HasPrefix(rest, "sk-ant-"):
-			e := run(text, s+7, isTokenByte)
+			e := r.end(text, s) // the prefix is token bytes: the run from s+7
 			if e-s >= 40 {
 				return e, "anthropic_api_key"
 			}
 		case strings.HasPrefix(rest, "sk-"):
-			e := run(text, s+3, isTokenByte)
-			if e-s >= 40 && strings.Contains(text[s:e], "T3BlbkFJ") {
+			e := r.end(text, s) // as from s+3
+			if e-s >= 40 && r.hasMarker(text, s, e) {
 				return e, "openai_api_key"
 			}
 		case strings.HasPrefix(rest, "sk_live_"), strings.HasPrefix(rest, "rk_live_"),
@@ -195,22 +242,22 @@ func matchToken(text string, s int) (end int, typ string) {
 			}
 			return 0, ""
 		}
-		return matchGitLab(text, s)
+		return r.matchGitLab(text, s)
 	case 'G':
-		return matchGitLab(text, s)
+		return r.matchGitLab(text, s)
 	case 'x':
 		if strings.HasPrefix(rest, "xoxe.xox") {
 			s += 5
 			rest = text[s:]
 		}
 		if len(rest) > 5 && strings.HasPrefix(rest, "xox") && rest[4] == '-' && isAlnum(rest[3]) {
-			e := run(text, s+5, isTokenByte)
-			if e-s >= 5+15 && hasDigit(text[s+5:e]) {
+			e := r.end(text, s+5)
+			if e-s >= 5+15 && r.hasDigit(text, s+5, e) {
 				return e, "slack_token"
 			}
 		}
 		if strings.HasPrefix(rest, "xapp-") {
-			e := run(text, s+5, isTokenByte)
+			e := r.end(text, s+5)
 			if e-s >= 5+20 {
 				return e, "slack_token"
 			}
@@ -224,14 +271,14 @@ func matchToken(text string, s int) (end int, typ string) {
 			}
 		}
 		if strings.HasPrefix(rest, "AIza") {
-			e := run(text, s+4, isTokenByte)
+			e := r.end(text, s+4)
 			if e-s == 39 {
 				return e, "google_api_key"
 			}
 		}
 	case 'e':
 		if strings.HasPrefix(rest, "eyJ") {
-			if e := matchJWT(text, s); e > 0 {
+			if e := r.matchJWT(text, s); e > 0 {
 				return e, "jwt"
 			}
 		}
@@ -282,14 +329,14 @@ var gitlabPrefixes = []struct {
 	{"glptt-", 40, 40}, {"glagent-", 50, 0}, {"gloas-", 64, 64}, {"GR1348941", 20, 0},
 }
 
-func matchGitLab(text string, s int) (int, string) {
+func (r *tokenRuns) matchGitLab(text string, s int) (int, string) {
 	rest := text[s:]
 	for _, p := range gitlabPrefixes {
 		if !strings.HasPrefix(rest, p.prefix) {
 			continue
 		}
 		b := s + len(p.prefix)
-		e := run(text, b, isTokenByte)
+		e := r.end(text, b)
 		n := e - b
 		if n < p.min || p.max > 0 && n > p.max || !isAlnum(text[e-1]) {
 			return 0, ""
@@ -299,16 +346,15 @@ func matchGitLab(text string, s int) (int, string) {
 	return 0, ""
 }
 
-func isB64URLByte(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
-
 // matchJWT matches header.payload[.signature] at s, where the header
-// decodes to a JSON object with an "alg" member.
-func matchJWT(text string, s int) int {
-	h := run(text, s, isB64URLByte)
+// decodes to a JSON object with an "alg" member. The base64url alphabet
+// is that of token bytes.
+func (r *tokenRuns) matchJWT(text string, s int) int {
+	h := r.end(text, s)
 	if h-s < 10 || h >= len(text) || text[h] != '.' {
 		return 0
 	}
-	p := run(text, h+1, isB64URLByte)
+	p := r.end(text, h+1)
 	if p-h-1 < 4 {
 		return 0
 	}
@@ -330,7 +376,7 @@ func matchJWT(text string, s int) int {
 	}
 	end := p
 	if p < len(text) && text[p] == '.' {
-		if sig := run(text, p+1, isB64URLByte); sig > p+1 {
+		if sig := r.end(text, p+1); sig > p+1 {
 			end = sig
 		}
 	}
@@ -475,7 +521,7 @@ func hasPrefixFold(s, w string) bool {
 
 // matchAssignment matches NAME = value and NAME: value where NAME holds a
 // secret keyword and value is not a placeholder.
-func matchAssignment(text string, i int) (start, end int, typ string) {
+func (r *tokenRuns) matchAssignment(text string, i int) (start, end int, typ string) {
 	// The name: skip a closing quote and spaces, then read [A-Za-z0-9_.-].
 	k := i
 	for k > 0 && i-k < 4 && (text[k-1] == ' ' || text[k-1] == '"' || text[k-1] == '\'' || text[k-1] == '\t') {
@@ -533,7 +579,7 @@ func matchAssignment(text string, i int) (start, end int, typ string) {
 	if placeholder(val) {
 		return 0, 0, ""
 	}
-	if te, t := matchToken(text, v); t != "" {
+	if te, t := r.matchToken(text, v); t != "" {
 		return v, te, t
 	}
 	lname := func(w string) bool { return containsFold(name, w) }

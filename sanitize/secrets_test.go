@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -144,15 +145,64 @@ func BenchmarkScanSecrets(b *testing.B) {
 	}
 }
 
+// longRunTexts are texts made of long runs of token bytes that many
+// prefixes start inside ("sk-sk-sk-…"), with keys before, inside and after
+// them: each start must see the run to its end, and the keys inside still
+// be found.
+func longRunTexts() []string {
+	r := strings.Repeat
+	return []string{
+		r("sk-", 300) + fakeOpenAIKey[3:],
+		fakeOpenAIKey + r("-sk-", 300),
+		r("sk-", 200) + "T3BlbkFJ" + r("-sk-", 200) + " " + r("sk-", 20) + "T3BlbkF",
+		r("sk-ant-", 100) + fakeAnthropicKey,
+		r("xoxb-", 300) + "1" + r("-xoxb-", 100),
+		r("xoxb-", 300) + " " + fakeSlackToken + r("-xoxb-", 10),
+		r("xapp-", 300),
+		r("AIza-", 300) + fakeGoogleKey + "-AIza",
+		r("glpat-", 300) + fakeGitLabToken[6:] + " " + r("glpat-", 5) + fakeGitLabToken,
+		r("eyJhbGciOiJIUzI1NiJ9-", 60) + "." + r("eyJ-", 100) + " " + fakeJWT,
+		r("sk-", 100) + fakeAWSKeyID + r("-sk-", 100) + fakeGitHubToken() + r("-sk-", 10),
+		r("sk-1", 300) + "\n" + r("xoxp-", 100) + fakeSlackToken[5:],
+		// The marker, or the digit, in the run before the start only.
+		"glimt-T3BlbkFJ-sk-proj-testFAKEtestFAKEtestFAKEtestfakeFAKEfakeFAKEfake",
+		"sk-123-xoxb-" + r("abcdefgh", 4),
+	}
+}
+
+// TestScanSecretsLongRuns checks ScanSecrets, which measures a run of
+// token bytes once for all the starts inside it, against the reference
+// that measures it from each start.
+func TestScanSecretsLongRuns(t *testing.T) {
+	for _, text := range longRunTexts() {
+		for _, cut := range []int{0, 1, 2, 3, 7} {
+			got, want := ScanSecrets(text[cut:]), refScanSecrets(text[cut:])
+			secCheckFindings(t, text[cut:], got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%.60q…: %+v\nreference %+v", text[cut:], got, want)
+			}
+		}
+	}
+	// Other rules still find their keys inside such a run.
+	fs := ScanSecrets(longRunTexts()[10])
+	if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == "aws_access_key_id" }) ||
+		!slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == "github_token" }) {
+		t.Errorf("keys inside a run of prefixes: %+v", fs)
+	}
+}
+
 func FuzzScanSecrets(f *testing.F) {
-	for _, s := range []string{fakeOpenAIKey, fakeAWSKeyID + " " + fakeAWSSecret, fakeJWT, fakeGitHubToken(),
+	for _, s := range append([]string{fakeOpenAIKey, fakeAWSKeyID + " " + fakeAWSSecret, fakeJWT, fakeGitHubToken(),
 		"postgres://a:b@c", "api_key=\"Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB\"", "-----BEGIN PRIVATE KEY-----\nx",
-		"token: ü" + fakeSlackToken, benignText(300)} {
+		"token: ü" + fakeSlackToken, benignText(300)}, longRunTexts()...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		fs := ScanSecrets(text)
 		secCheckFindings(t, text, fs)
+		if ref := refScanSecrets(text); !slices.Equal(fs, ref) {
+			t.Fatalf("%+v\nreference %+v", fs, ref)
+		}
 		for _, x := range fs {
 			if x.Kind != KindSecret || x.Type == "" {
 				t.Fatalf("bad finding %+v", x)
