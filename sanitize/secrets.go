@@ -174,30 +174,30 @@ func (r *tokenRuns) end(text string, i int) int {
 	return r.e
 }
 
+// last returns the offset of what find finds last in the run from s, or
+// -1, found once per run and kept in *c (-2 until asked).
+func (r *tokenRuns) last(text string, s int, c *int, find func(string) int) int {
+	r.end(text, s)
+	if *c == -2 {
+		if *c = find(text[r.a:r.e]); *c >= 0 {
+			*c += r.a
+		}
+	}
+	return *c
+}
+
 // hasMarker reports whether OpenAI's "T3BlbkFJ" occurs in text[s:e],
 // where e is the end of the run from s.
 func (r *tokenRuns) hasMarker(text string, s, e int) bool {
-	r.end(text, s)
-	if r.marker == -2 {
-		r.marker = strings.LastIndex(text[r.a:r.e], "T3BlbkFJ")
-		if r.marker >= 0 {
-			r.marker += r.a
-		}
-	}
-	return r.marker >= s && r.marker+8 <= e
+	m := r.last(text, s, &r.marker, func(run string) int { return strings.LastIndex(run, "T3BlbkFJ") })
+	return m >= s && m+8 <= e
 }
 
 // hasDigit reports whether text[s:e] holds a digit, where e is the end of
 // the run from s.
 func (r *tokenRuns) hasDigit(text string, s, e int) bool {
-	r.end(text, s)
-	if r.digit == -2 {
-		r.digit = strings.LastIndexAny(text[r.a:r.e], "0123456789")
-		if r.digit >= 0 {
-			r.digit += r.a
-		}
-	}
-	return r.digit >= s && r.digit < e
+	d := r.last(text, s, &r.digit, func(run string) int { return strings.LastIndexAny(run, "0123456789") })
+	return d >= s && d < e
 }
 
 // matchToken tries the prefix rules at s and returns the end and type of
