@@ -41,6 +41,11 @@ type injState struct {
 	cjk       bool // a lead byte of U+3000–U+9FFF
 	invis     bool // a code point ScanUnicode may flag
 	fold      bool // homoglyphs or invisible characters: score the folded text too
+	// What linkSpan remembers from its last call: no URL end byte in
+	// text[urlFrom:urlEnd]; the position of the last "](" (0: none) and
+	// the nearest '[' or newline before it (-1: none within linkTextMax).
+	urlFrom, urlEnd int
+	backI, backNear int
 }
 
 // fire records a signal of a rule; a rule that fired before counts half
@@ -261,22 +266,62 @@ func (d *InjectionDetector) lb(st *injState, text string, i int) {
 
 // link looks at a markdown link or image "[alt](url)" whose "](" is at i.
 func (d *InjectionDetector) link(st *injState, text string, i int) {
-	u := i + 2
-	k := u
-	for k < len(text) && k-u < 2048 && text[k] != ')' && text[k] != ' ' && text[k] != '\n' && text[k] != '"' {
+	u, k, start, img := st.linkSpan(text, i)
+	d.exfilURL(st, text[u:k], img, start, min(k+1, len(text)))
+}
+
+// Bounds of a markdown link's parts, as link reads them.
+const (
+	linkURLMax  = 2048 // bytes of URL read after "]("
+	linkTextMax = 400  // bytes read back from ']' for its '['
+)
+
+// linkSpan returns the parts of the markdown link whose "](" is at i: its
+// URL text[u:k], up to the first ')', space, newline or '"' (or
+// linkURLMax bytes); where it starts (its '[', or the '!' before it for an
+// image, or i when no '[' comes within linkTextMax bytes before i on the
+// same line); and whether it is an image. Called in increasing order of
+// i, as the pass does, it reads each byte a bounded number of times in
+// all: st remembers the stretch before the last URL's end that holds none
+// of the URL's end bytes, and the nearest '[' or newline before the last
+// i; a text made of "](" and nothing else costs linear time, not
+// linkURLMax+linkTextMax bytes for each.
+func (st *injState) linkSpan(text string, i int) (u, k, start int, img bool) {
+	u = i + 2
+	k = u
+	if u >= st.urlFrom && u <= st.urlEnd {
+		// No end byte in [u, st.urlEnd), and st.urlEnd <= st.urlFrom +
+		// linkURLMax <= u + linkURLMax.
+		k = st.urlEnd
+	}
+	for k < len(text) && k-u < linkURLMax && text[k] != ')' && text[k] != ' ' && text[k] != '\n' && text[k] != '"' {
 		k++
 	}
-	start, img := i, false
-	for b := i - 1; b >= 0 && i-b < 400 && text[b] != '\n'; b-- {
-		if text[b] == '[' {
-			start = b
-			if b > 0 && text[b-1] == '!' {
-				start, img = b-1, true
-			}
+	st.urlFrom, st.urlEnd = u, k
+
+	// The nearest '[' or newline before i, within linkTextMax bytes: read
+	// back to the last i, if it was before this one; what comes before
+	// it was read then.
+	lo := max(i-linkTextMax+1, 0) // the lowest position read
+	near := -1
+	for b := i - 1; b >= lo && (st.backI == 0 || b >= st.backI || i <= st.backI); b-- {
+		if text[b] == '[' || text[b] == '\n' {
+			near = b
 			break
 		}
 	}
-	d.exfilURL(st, text[u:k], img, start, min(k+1, len(text)))
+	if near < 0 && st.backI > 0 && st.backI < i && st.backNear >= lo {
+		near = st.backNear
+	}
+	st.backI, st.backNear = i, near
+	start = i
+	if near >= 0 && text[near] == '[' {
+		start = near
+		if near > 0 && text[near-1] == '!' {
+			start, img = near-1, true
+		}
+	}
+	return u, k, start, img
 }
 
 // exfilURL fires when url leaves the allowed hosts and carries data.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -484,4 +485,52 @@ func FuzzInjCJK(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkCJK)
+}
+
+// linkSpanRef is linkSpan as the two loops it replaces: forward to the
+// URL's end and back to the '[', from scratch at every "](".
+func linkSpanRef(text string, i int) (u, k, start int, img bool) {
+	u = i + 2
+	k = u
+	for k < len(text) && k-u < linkURLMax && text[k] != ')' && text[k] != ' ' && text[k] != '\n' && text[k] != '"' {
+		k++
+	}
+	start = i
+	for b := i - 1; b >= 0 && i-b < linkTextMax && text[b] != '\n'; b-- {
+		if text[b] == '[' {
+			start = b
+			if b > 0 && text[b-1] == '!' {
+				start, img = b-1, true
+			}
+			break
+		}
+	}
+	return u, k, start, img
+}
+
+// TestLinkSpan checks linkSpan, which remembers what it read at the last
+// "](", against linkSpanRef at every "](" of texts made to reach and
+// cross its bounds: runs of "](" with and without the bytes that end a
+// URL, brackets and newlines far apart and close together.
+func TestLinkSpan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"](", "](", "](", "[", "![", "!", ")", " ", "\n", `"`, "a", "http://x.example/?q=1",
+		strings.Repeat("b", 300), strings.Repeat("](", 700), strings.Repeat("c", 2100)}
+	for n := range 400 {
+		var b strings.Builder
+		for b.Len() < 1+n*20 {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		var st injState
+		for i := 0; i+1 < len(text); i++ {
+			if text[i] != ']' || text[i+1] != '(' {
+				continue
+			}
+			u, k, s, img := st.linkSpan(text, i)
+			if ru, rk, rs, rimg := linkSpanRef(text, i); u != ru || k != rk || s != rs || img != rimg {
+				t.Fatalf("text %d, \"](\" at %d: (%d, %d, %d, %v), reference (%d, %d, %d, %v)", n, i, u, k, s, img, ru, rk, rs, rimg)
+			}
+		}
+	}
 }
