@@ -60,6 +60,14 @@ type linkScanner struct {
 	code    bool
 	links   []Link
 	pending int
+	// imgEnd marks, a bit a position, where imgTag's attribute loop stood
+	// in a parse that found no end to its tag: what the loop does from a
+	// position depends on nothing else, so a later tag whose parse comes
+	// to one of them has no end either, and "<img <img <img …" is read
+	// once, not once a tag. Nil until a parse fails; tops is imgTag's
+	// scratch list of the positions of one parse.
+	imgEnd []uint64
+	tops   []int
 }
 
 type opener struct {
@@ -466,7 +474,12 @@ func (s *linkScanner) imgTag(i, j int) (Link, linkStatus) {
 		return Link{}, linkNone
 	}
 	src, srcset := "", false
+	s.tops = s.tops[:0]
 	for j < n {
+		if s.imgEnd != nil && s.imgEnd[j>>6]&(1<<(j&63)) != 0 {
+			break // a parse from here found no end
+		}
+		s.tops = append(s.tops, j)
 		for j < n && (text[j] == ' ' || text[j] == '\t' || text[j] == '\n' || text[j] == '\r' || text[j] == '/') {
 			j++
 		}
@@ -497,7 +510,7 @@ func (s *linkScanner) imgTag(i, j int) (Link, linkStatus) {
 			if j < n && (text[j] == '"' || text[j] == '\'') {
 				q := strings.IndexByte(text[j+1:], text[j])
 				if q < 0 {
-					return Link{}, linkIncomplete
+					return s.noImgEnd()
 				}
 				val = text[j+1 : j+1+q]
 				j += q + 2
@@ -520,6 +533,18 @@ func (s *linkScanner) imgTag(i, j int) (Link, linkStatus) {
 		if j == a {
 			j++ // a stray '=' or quote
 		}
+	}
+	return s.noImgEnd()
+}
+
+// noImgEnd records that the positions of the current imgTag parse lead to
+// no end of the tag, and returns imgTag's answer for that.
+func (s *linkScanner) noImgEnd() (Link, linkStatus) {
+	if s.imgEnd == nil {
+		s.imgEnd = make([]uint64, len(s.text)/64+1)
+	}
+	for _, j := range s.tops {
+		s.imgEnd[j>>6] |= 1 << (j & 63)
 	}
 	return Link{}, linkIncomplete
 }

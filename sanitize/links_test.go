@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -156,4 +157,56 @@ func BenchmarkRemoveLinks(b *testing.B) {
 	for b.Loop() {
 		RemoveLinks(text, allow)
 	}
+}
+
+// TestImgTagMemo checks that imgTag's memory of the positions from which
+// a parse finds no end of the tag changes no answer: one scanner asked
+// about every '<' of a text in turn answers as a fresh scanner asked
+// about that '<' alone, on texts of tags without ends, quotes that do not
+// close, and tags that do end, out of step with each other.
+func TestImgTagMemo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"<img ", "<img", "<IMG/", "src=", "src=\"https://evil.test/?q=1\"", "alt='", "'", `"`, ">", " ", "/", "=", "x", "srcset=a", "\n",
+		"a", "b=", "=c", "<img/", "<imga", "'>'", `">"`}
+	fails := 0
+	for n := range 2000 {
+		var b strings.Builder
+		for b.Len() < 1+n%300 {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		fails += checkImgTagMemo(t, b.String())
+	}
+	if fails == 0 {
+		t.Fatal("no tag without an end")
+	}
+}
+
+func FuzzImgTagMemo(f *testing.F) {
+	for _, s := range []string{"<img <img <img ", `<img a="<img b>`, `<img a='x' <img b="y>" >`, "<img/<img/>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) { checkImgTagMemo(t, text) })
+}
+
+// checkImgTagMemo asks one scanner about every '<' of text in turn and a
+// fresh scanner about each alone, and returns how many tags had no end.
+func checkImgTagMemo(t *testing.T, text string) int {
+	t.Helper()
+	fails := 0
+	s := linkScanner{text: text, pending: -1}
+	for i := 0; i < len(text); i++ {
+		if text[i] != '<' {
+			continue
+		}
+		got, gst := s.angle(i)
+		fresh := linkScanner{text: text, pending: -1}
+		want, wst := fresh.angle(i)
+		if got != want || gst != wst {
+			t.Fatalf("%q, '<' at %d: %+v %v, alone %+v %v", text, i, got, gst, want, wst)
+		}
+		if gst == linkIncomplete {
+			fails++
+		}
+	}
+	return fails
 }
