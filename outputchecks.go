@@ -300,7 +300,17 @@ type windowGuard struct {
 type window struct {
 	pending string // received, not yet released
 	prev    string // the end of what was released
+	// retry: after a window of 1 KiB or more could release nothing, the
+	// length it must reach before cut is tried again (see Next).
+	retry int
 }
+
+// windowRetryMin is the window from which a guard that could release
+// nothing waits for the window to grow by an eighth before it tries
+// again: holding more is always safe, and a window that hostile text
+// keeps whole ("[[[[…", a run without spaces) is then read a bounded
+// number of times per byte, not once per chunk, up to MaxHold each.
+const windowRetryMin = 1 << 10
 
 func (g *windowGuard) Next(ch int, delta string) (string, error) {
 	w := g.chans[ch]
@@ -309,10 +319,17 @@ func (g *windowGuard) Next(ch int, delta string) (string, error) {
 		g.chans[ch] = w
 	}
 	w.pending += delta
+	if len(w.pending) < w.retry && len(w.pending) <= g.maxHold {
+		return "", nil
+	}
 	cut, err := g.cut(w.pending)
 	if err != nil || cut == 0 {
+		if n := len(w.pending); n >= windowRetryMin {
+			w.retry = n + n/8
+		}
 		return "", err
 	}
+	w.retry = 0
 	return g.release(w, cut)
 }
 

