@@ -538,8 +538,8 @@ func (k *KeyRules) buildFilter(keywords []string, wordStart func(string) bool, p
 		default:
 			n := uint8(min(len(kw), keyLongMax))
 			k.tri[h] |= keyTriLen3 << (n - 3)
-			x := keyLongPrefix(kw, 0, n)
-			k.long[keyLongHash(x)>>6] |= 1 << (keyLongHash(x) & 63)
+			h := keyLongHash(keyLongPrefix(kw, 0, n))
+			k.long[h>>6] |= 1 << (h & 63)
 		}
 	})
 	if all {
@@ -718,7 +718,10 @@ func (k *KeyRules) passNext(text string, p int, v uint8) bool {
 		v&keyTriPairNext != 0 && !keyWordByte(text[p]) && k.pairs.has(text[p+1], text[p+2]) {
 		return true
 	}
-	var x uint64 // the next eight bytes, folded, when there are eight
+	// The next eight bytes, folded, when there are eight: loaded once for
+	// every length v asks for (keyLongPrefix per length measured 5 %
+	// slower on the benign prompts).
+	var x uint64
 	if p+8 <= len(text) {
 		x = le64(text, p) | keyFold
 	}
