@@ -234,9 +234,20 @@ func (p *pass) runVec(text string, t *inVecTables) {
 				q := base + bits.TrailingZeros64(ev)
 				bit := ev & -ev
 				if cand&bit != 0 && q >= injNext {
+					// The word's end, from the letters' masks (zero past
+					// the text's end) while they reach.
 					j := q + 1
-					for j < n && inClass[text[j]]&kWord != 0 {
-						j++
+					if na := ^a >> (q - base + 1); na != 0 {
+						j += bits.TrailingZeros64(na)
+					} else {
+						j = base + 64
+						if b+1 < need {
+							na = ^m[b+1][0]
+							j += bits.TrailingZeros64(na) // 64 when na is 0
+						}
+						for j < n && inClass[text[j]]&kWord != 0 {
+							j++
+						}
 					}
 					if injMay(text, q, j) {
 						injNext = p.injWord(text, q, j, injNext)

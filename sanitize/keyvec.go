@@ -136,8 +136,8 @@ func pairHas(m *[128]byte, a, b byte) bool { return m[a<<2|b>>3]&(1<<(b&7)) != 0
 // pairSet adds the codes (a, b) to the pair bitmap m.
 func pairSet(m *[128]byte, a, b byte) { m[a<<2|b>>3] |= 1 << (b & 7) }
 
-// keyVecSlack is how many bytes past the positions they test the key
-// rules' kernels may read.
+// keyVecSlack is how many bytes past the positions it tests the key
+// rules' kernel is given (keyFilterAVX512 reads two).
 const keyVecSlack = 8
 
 // keyFilterKind is the kernel that filters the key rules' keyword starts
@@ -147,7 +147,6 @@ type keyFilterKind uint8
 const (
 	keyFilterScalar keyFilterKind = iota // none: KeyRules.skip alone
 	keyFilterWide                        // keyFilterAVX512 and vec (AVX-512 VBMI)
-	keyFilterGather                      // keyTriAVX2: tri itself, gathered (AVX2)
 )
 
 // vecSkip is skip with the vector filter of k.filter: the first position
@@ -169,11 +168,7 @@ func (k *KeyRules) vecSkip(text string, p int, w *[keyVecWindow / 64]uint64, wb,
 			if n <= 0 {
 				return k.skip(text, p)
 			}
-			if k.filter == keyFilterWide {
-				keyFilterVec(text[p:p+n+keyVecSlack], n/64, k.vec, &w[0])
-			} else {
-				keyTriVec(text[p:p+n+keyVecSlack], n/64, k.tri, &w[0])
-			}
+			keyFilterVec(text[p:p+n+keyVecSlack], n/64, k.vec, &w[0])
 			*wb, *we = p, p+n
 		}
 		off := p - *wb

@@ -31,10 +31,10 @@ func haveVec() bool { return haveVBMI() || haveAVX2() }
 func keyFilterAVX512(text *byte, blocks int, t *keyVecTables, out *uint64)
 
 // keyFilterVec runs keyFilterAVX512 over text. With AVX2 alone the key
-// rules run keyTriAVX2 instead, the scalar filter itself: a nibble filter
+// rules run the scalar filter (see newKeyRules' end): a nibble filter
 // (see nibTables) of their 244 keyword starts lets a quarter of the
 // positions of English prose through, the three code-pair bitmaps 5 %,
-// the hashed trigrams none.
+// the hashed trigrams none, and gathers are slow on some processors.
 func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
 	keyFilterAVX512(unsafe.StringData(text), blocks, t, out)
 }
@@ -59,43 +59,4 @@ func inMasksVec(text string, blocks int, t *inVecTables, out *uint64) {
 	} else {
 		inMasksAVX2(unsafe.StringData(text), blocks, &t.anchors, &t.cls, out)
 	}
-}
-
-// triConsts are the constants of keyTriAVX2: the arrangement of a
-// group's bytes in dwords (the three bytes at each of 8 positions, the
-// fourth zero), the case fold, the hash mask and the byte mask, each in
-// every dword.
-type triConsts struct {
-	arrange, fold, hash, low [32]byte
-}
-
-// keyTriConsts are keyTriAVX2's constants; they are read only.
-var keyTriConsts = func() *triConsts {
-	t := new(triConsts)
-	for d := range 8 {
-		for j := range 4 {
-			i := 4*d + j
-			t.arrange[i] = 0x80 // zero
-			if j < 3 {
-				t.arrange[i] = byte(d + j) // each lane holds the same 16 bytes
-				t.fold[i] = 0x20
-			}
-		}
-		t.hash[4*d], t.hash[4*d+1] = 0xff, 0x7f
-		t.low[4*d] = 0xff
-	}
-	return t
-}()
-
-// keyTriAVX2 writes to out[i] the mask of the positions 64i to 64i+63 of
-// text whose value in tri (see KeyRules.skip) is not zero, for i <
-// blocks: the scalar filter's stops. text holds 64*blocks+8 bytes at
-// least, and tri has 3 bytes after its 1<<keyTriBits (a gathered dword).
-//
-//go:noescape
-func keyTriAVX2(text *byte, blocks int, t *triConsts, tri *uint8, out *uint64)
-
-// keyTriVec runs keyTriAVX2 over text.
-func keyTriVec(text string, blocks int, tri *[1 << keyTriBits]uint8, out *uint64) {
-	keyTriAVX2(unsafe.StringData(text), blocks, keyTriConsts, &tri[0], out)
 }

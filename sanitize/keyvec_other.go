@@ -20,8 +20,3 @@ func keyFilterVec(text string, blocks int, t *keyVecTables, out *uint64) {
 func inMasksVec(text string, blocks int, t *inVecTables, out *uint64) {
 	panic("sanitize: no vector classifier on this platform")
 }
-
-// keyTriVec is never called when haveAVX2 is false.
-func keyTriVec(text string, blocks int, tri *[1 << keyTriBits]uint8, out *uint64) {
-	panic("sanitize: no vector keyword filter on this platform")
-}

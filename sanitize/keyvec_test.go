@@ -17,14 +17,11 @@ func scalarKeyRules() *KeyRules {
 	return &k
 }
 
-// keyRulesWith returns the default rules with the key filter of wide:
-// keyFilterAVX512, or keyTriAVX2.
-func keyRulesWith(wide bool) *KeyRules {
+// wideKeyRules returns the default rules with the AVX-512 key filter,
+// which runs only where haveVBMI.
+func wideKeyRules() *KeyRules {
 	k := *DefaultKeyRules()
-	k.filter = keyFilterGather
-	if wide {
-		k.filter = keyFilterWide
-	}
+	k.filter = keyFilterWide
 	return &k
 }
 
@@ -114,44 +111,6 @@ func TestKeyVecKernel(t *testing.T) {
 	}
 }
 
-// TestKeyTriKernel compares keyTriAVX2's masks with the scalar filter's
-// table, position by position.
-func TestKeyTriKernel(t *testing.T) {
-	if !haveAVX2() {
-		t.Skip("no AVX2 on this processor: the gathered filter is not used")
-	}
-	k := DefaultKeyRules()
-	texts := vecTexts(t)
-	if testing.Short() {
-		texts = texts[:3]
-	} else if testenv.Race {
-		texts = texts[:50]
-	}
-	if !testing.Short() && !testenv.Race {
-		texts = append(texts, testenv.Texts(t)...)
-	}
-	for _, text := range texts {
-		keyTriCheck(t, k, text)
-	}
-}
-
-// keyTriCheck compares keyTriAVX2's masks over text with tri.
-func keyTriCheck(t *testing.T, k *KeyRules, text string) {
-	t.Helper()
-	blocks := (len(text) - keyVecSlack) / 64
-	if blocks <= 0 {
-		return
-	}
-	out := make([]uint64, blocks)
-	keyTriVec(text[:blocks*64+keyVecSlack], blocks, k.tri, &out[0])
-	for p := range blocks * 64 {
-		got := out[p/64]>>(p%64)&1 != 0
-		if want := k.tri[keyTriHash(keyTriKey(text[p], text[p+1], text[p+2]))] != 0; got != want {
-			t.Fatalf("position %d of %q: kernel %v, tri %v", p, text[p:p+3], got, want)
-		}
-	}
-}
-
 // TestKeyVecCoversKeywords checks the tables: a keyword, in any case
 // and after any byte, passes the vector filter where the scalar filter
 // lets it start.
@@ -202,20 +161,17 @@ func TestKeyVecCoversKeywords(t *testing.T) {
 // finding: Scan with and without it agree, and both find every secret the
 // secret data sets hold that the rules find.
 func TestKeyRulesVecMatchesScalar(t *testing.T) {
-	if len(vecKinds()) == 0 {
-		t.Skip("no AVX2 or AVX-512 VBMI on this processor: the vector filters are not used")
+	if !haveVBMI() {
+		t.Skip("no AVX-512 VBMI on this processor: the key rules' vector filter is not used")
 	}
-	scalar := scalarKeyRules()
+	scalar, vec := scalarKeyRules(), wideKeyRules()
 	texts := vecTexts(t)
 	if !testing.Short() && !testenv.Race {
 		texts = append(texts, testenv.Texts(t)...)
 	}
-	for _, wide := range vecKinds() {
-		vec := keyRulesWith(wide)
-		for _, text := range texts {
-			if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
-				t.Fatalf("%s, %q:\nvector %v\nscalar %v", kernelName(wide), text, got, want)
-			}
+	for _, text := range texts {
+		if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
+			t.Fatalf("%q:\nvector %v\nscalar %v", text, got, want)
 		}
 	}
 }
@@ -226,24 +182,22 @@ func FuzzKeyRulesVec(f *testing.F) {
 	for _, s := range slices.Delete(vecTexts(f)[:20], 2, 3) {
 		f.Add(s)
 	}
-	scalar := scalarKeyRules()
+	if !haveVBMI() {
+		f.Skip("no AVX-512 VBMI on this processor: the key rules' vector filter is not used")
+	}
+	scalar, vec := scalarKeyRules(), wideKeyRules()
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, wide := range vecKinds() {
-			vec := keyRulesWith(wide)
-			if !wide {
-				keyTriCheck(t, vec, text)
-			} else if blocks := (len(text) - 2) / 64; blocks > 0 {
-				out := make([]uint64, blocks)
-				keyFilterVec(text[:blocks*64+2], blocks, vec.vec, &out[0])
-				for p := range blocks * 64 {
-					if got, want := out[p/64]>>(p%64)&1 != 0, vec.vec.pass(text, p); got != want {
-						t.Fatalf("position %d: kernel %v, reference %v", p, got, want)
-					}
+		if blocks := (len(text) - 2) / 64; blocks > 0 {
+			out := make([]uint64, blocks)
+			keyFilterVec(text[:blocks*64+2], blocks, vec.vec, &out[0])
+			for p := range blocks * 64 {
+				if got, want := out[p/64]>>(p%64)&1 != 0, vec.vec.pass(text, p); got != want {
+					t.Fatalf("position %d: kernel %v, reference %v", p, got, want)
 				}
 			}
-			if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
-				t.Fatalf("%s:\nvector %v\nscalar %v", kernelName(wide), got, want)
-			}
+		}
+		if got, want := vec.Scan(text), scalar.Scan(text); !slices.Equal(got, want) {
+			t.Fatalf("vector %v\nscalar %v", got, want)
 		}
 	})
 }

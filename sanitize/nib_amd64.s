@@ -2,10 +2,8 @@
 
 #include "textflag.h"
 
-// The AVX2 kernels: the combined pass's classifier (inMasksAVX2, with a
-// nibble filter: see nibTables) and the key rules' trigram filter
-// (keyTriAVX2, its table read with gathers). Both work on 32 or 8
-// positions at a time, in blocks of 64.
+// The AVX2 kernel: the combined pass's classifier (inMasksAVX2, with a
+// nibble filter: see nibTables), 32 positions at a time, in blocks of 64.
 
 // NIBBLES splits the 32 bytes at addr into their low nibbles, in Y0, and
 // their high nibbles, in Y1; Y15 holds 0x0f in every byte.
@@ -103,69 +101,4 @@ inloop:
 	VZEROUPPER
 
 indone:
-	RET
-
-// TRIGROUP ors into R9, at bit shift, the 8 positions from off(SI) whose
-// tri value is zero: their bytes (and the next two) are arranged in
-// dwords by Y8, case-folded by Y9 and hashed as keyTriHash does (x ^ x>>2
-// ^ x>>7, low 15 bits: Y10), and tri[hash] is gathered from DX (the table
-// has 3 bytes of slack after it: the gather reads a dword). Y11 is 0xff
-// in each dword, Y12 zero.
-#define TRIGROUP(off, shift) \
-	VBROADCASTI128 off(SI), Y0; \
-	VPSHUFB        Y8, Y0, Y1; \
-	VPOR           Y9, Y1, Y1; \
-	VPSRLD         $2, Y1, Y2; \
-	VPSRLD         $7, Y1, Y3; \
-	VPXOR          Y2, Y1, Y1; \
-	VPXOR          Y3, Y1, Y1; \
-	VPAND          Y10, Y1, Y1; \
-	VPCMPEQD       Y5, Y5, Y5; \
-	VPXOR          Y4, Y4, Y4; \
-	VPGATHERDD     Y5, (DX)(Y1*1), Y4; \
-	VPAND          Y11, Y4, Y4; \
-	VPCMPEQD       Y12, Y4, Y4; \
-	VMOVMSKPS      Y4, AX; \
-	SHLQ           $shift, AX; \
-	ORQ            AX, R9
-
-// func keyTriAVX2(text *byte, blocks int, t *triConsts, tri *uint8, out *uint64)
-//
-// For each block of 64 positions, the mask of those whose tri value (see
-// KeyRules.skip) is not zero: the positions the scalar filter stops at.
-// text holds 64*blocks+8 bytes at least (a group's 16-byte load reads
-// that far).
-TEXT ·keyTriAVX2(SB), NOSPLIT, $0-40
-	MOVQ  text+0(FP), SI
-	MOVQ  blocks+8(FP), CX
-	MOVQ  t+16(FP), R8
-	MOVQ  tri+24(FP), DX
-	MOVQ  out+32(FP), DI
-	TESTQ CX, CX
-	JZ    tridone
-	VMOVDQU 0(R8), Y8   // the dword arrangement
-	VMOVDQU 32(R8), Y9  // the fold
-	VMOVDQU 64(R8), Y10 // the hash mask
-	VMOVDQU 96(R8), Y11 // 0xff
-	VPXOR   Y12, Y12, Y12
-
-triloop:
-	XORQ R9, R9
-	TRIGROUP(0, 0)
-	TRIGROUP(8, 8)
-	TRIGROUP(16, 16)
-	TRIGROUP(24, 24)
-	TRIGROUP(32, 32)
-	TRIGROUP(40, 40)
-	TRIGROUP(48, 48)
-	TRIGROUP(56, 56)
-	NOTQ R9
-	MOVQ R9, (DI)
-	ADDQ $64, SI
-	ADDQ $8, DI
-	DECQ CX
-	JNZ  triloop
-	VZEROUPPER
-
-tridone:
 	RET

@@ -18,7 +18,7 @@ import (
 // rejects a position where a literal starts and lets some others through;
 // those are tested exactly after it, as before. (The key rules' 244
 // keyword starts are too many for it: it would let a quarter of the
-// positions of prose through. See keyTriAVX2.)
+// positions of prose through; see keyFilterVec.)
 
 // nibOffsets is the most offsets a nibble filter tests.
 const nibOffsets = 4
