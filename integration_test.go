@@ -61,7 +61,9 @@ func TestLimiterStoreOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := &secureaitest.AuditRecorder{}
-			lim, err := ratelimit.New(ratelimit.Options{Store: store, FailOpen: failOpen, Timeout: 200 * time.Millisecond,
+			// The timeout bounds each store call once Redis is back; a
+			// stopped miniredis refuses at once, so a long one costs nothing.
+			lim, err := ratelimit.New(ratelimit.Options{Store: store, FailOpen: failOpen, Timeout: 2 * time.Second,
 				ProbeInterval: time.Millisecond,
 				Rules:         ratelimit.Rules{Default: ratelimit.TierRules{Caller: ratelimit.Limits{Requests: []ratelimit.Rate{ratelimit.PerSecond(1000)}}}},
 				OnStoreChange: secureai.StoreAuditor(rec)})

@@ -65,7 +65,10 @@ func TestLimiterReconcilesOnEveryPath(t *testing.T) {
 		{name: "upstream 500", faults: repeat(secureaitest.Fault{Status: 500}, 3), call: plainCall, want: secureai.ErrUpstream},
 		{name: "stream cut after 3 chunks", faults: []secureaitest.Fault{{CutAfter: 3}}, call: streamCall, want: secureai.ErrStreamCut, charge: true},
 		{name: "context cancelled mid-call", faults: []secureaitest.Fault{{Latency: time.Minute}}, call: func(t *testing.T, c *secureai.Client, ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			// Long enough for the stages before the send on a loaded
+			// machine under -race: the deadline must fall while the
+			// request waits upstream, not before it is sent.
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			_, err := c.CreateChatCompletion(ctx, chatReq(chatModel))
 			return err
