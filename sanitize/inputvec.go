@@ -259,6 +259,18 @@ func (p *pass) runVec(text string, t *inVecTables) {
 						// A run of quiet code points: none of its bytes
 						// is dispatched again.
 						ev = ev&^lowBits(d) | bit
+					} else if isDigit(text[q]) {
+						// The digits after a digit are not dispatched: a
+						// digit goes to the PII rules alone, which do
+						// nothing at one that follows a letter or digit
+						// (not even an IBAN's check: its two capitals would
+						// be digits), and their next position moves on past
+						// the run all the same.
+						e := q + 1
+						for e < n && e-base < 64 && isDigit(text[e]) {
+							e++
+						}
+						ev = ev&^lowBits(e-base) | bit
 					}
 				}
 			}
