@@ -1,9 +1,11 @@
 package sanitize
 
 import (
+	"math/bits"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Handlers: what an anchor word triggers besides its lexicon weight.
@@ -410,6 +412,75 @@ func injNextWord(text string, pos int) (s, e int, stop bool) {
 	return s, i, false
 }
 
+// injWordMasks holds the vector pass's masks of ASCII letters and digits
+// (the words of injNextWord) over text[base:base+64*n], one bit a
+// position, zero past the text's end, so that the rules' look ahead over
+// the next few words (find, anyBetween, nextIs) jumps from word to word
+// with bit operations instead of reading every byte. It is empty (n == 0)
+// outside the vector pass, and for any other text (the folded text).
+type injWordMasks struct {
+	text    string
+	base, n int
+	a       [inVecWindow/64 + 1]uint64
+}
+
+// injGap is 1 for the bytes that may lie between two words without
+// making injNextWord take its slow path: ASCII, not a letter or digit,
+// and not a sentence end.
+var injGap = func() (t [256]uint8) {
+	for c := range utf8.RuneSelf {
+		if injClass[c] != cWord && !strings.ContainsRune(".!?;\n", rune(c)) {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// nextWord is injNextWord(text, pos), found from st.words when they cover
+// text at pos and the word after it; where they do not, or where the gap
+// or the word's end holds a byte injNextWord's fast path leaves to its
+// slow one, it is injNextWord.
+func (st *injState) nextWord(text string, pos int) (s, e int, stop bool) {
+	w := &st.words
+	off := pos - w.base
+	if uint(off) >= uint(w.n)<<6 || len(text) != len(w.text) || unsafe.StringData(text) != unsafe.StringData(w.text) {
+		return injNextWord(text, pos)
+	}
+	b := off >> 6
+	m := w.a[b] &^ (1<<(off&63) - 1)
+	for m == 0 {
+		if b++; b == w.n {
+			return injNextWord(text, pos)
+		}
+		m = w.a[b]
+	}
+	s = w.base + b<<6 + bits.TrailingZeros64(m)
+	for k := pos; k < s; k++ {
+		if injGap[text[k]] == 0 {
+			return injNextWord(text, pos)
+		}
+	}
+	if na := ^w.a[b] >> ((s - w.base) & 63); na != 0 {
+		e = s + bits.TrailingZeros64(na)
+	} else {
+		e = w.base + (b+1)<<6
+		for {
+			if b++; b == w.n {
+				return injNextWord(text, pos)
+			}
+			if na = ^w.a[b]; na != 0 {
+				e += bits.TrailingZeros64(na)
+				break
+			}
+			e += 64
+		}
+	}
+	if e < len(text) && text[e] >= utf8.RuneSelf {
+		return injNextWord(text, pos)
+	}
+	return s, e, false
+}
+
 func injNextWordSlow(text string, pos int) (s, e int, stop bool) {
 	i := pos
 	for i < len(text) {
@@ -479,11 +550,11 @@ func injPrevWord(text string, pos int) (s, e int) {
 
 func injAlnum(c byte) bool { return injClass[c] == cWord }
 
-// injFind looks at up to max words after pos, within the sentence, for one
+// find looks at up to max words after pos, within the sentence, for one
 // in set; it returns its range and the end of the last word read.
-func injFind(text string, pos, max int, set *injSet) (s, e int, ok bool) {
+func (st *injState) find(text string, pos, max int, set *injSet) (s, e int, ok bool) {
 	for k := 0; k < max; k++ {
-		ws, we, stop := injNextWord(text, pos)
+		ws, we, stop := st.nextWord(text, pos)
 		if ws == we || stop {
 			return 0, pos, false
 		}
@@ -495,10 +566,10 @@ func injFind(text string, pos, max int, set *injSet) (s, e int, ok bool) {
 	return 0, pos, false
 }
 
-// injAnyBetween reports whether a word of set lies in text[from:to].
-func injAnyBetween(text string, from, to int, set *injSet) bool {
+// anyBetween reports whether a word of set lies in text[from:to].
+func (st *injState) anyBetween(text string, from, to int, set *injSet) bool {
 	for from < to {
-		ws, we, _ := injNextWord(text, from)
+		ws, we, _ := st.nextWord(text, from)
 		if ws >= to || ws == we {
 			return false
 		}
@@ -524,10 +595,10 @@ func injPrevIs(text string, pos int, words ...string) (int, bool) {
 	return s, false
 }
 
-// injNextIs reports whether the word after pos, in the same sentence, is
+// nextIs reports whether the word after pos, in the same sentence, is
 // one of words.
-func injNextIs(text string, pos int, words ...string) (int, bool) {
-	s, e, stop := injNextWord(text, pos)
+func (st *injState) nextIs(text string, pos int, words ...string) (int, bool) {
+	s, e, stop := st.nextWord(text, pos)
 	if stop || s == e {
 		return e, false
 	}
@@ -562,17 +633,17 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 	}
 	switch a.h {
 	case hOverride:
-		s, e, ok := injFind(text, j, 6, injOverrideNouns)
-		if ok && injAnyBetween(text, j, s, injWMy) {
+		s, e, ok := st.find(text, j, 6, injOverrideNouns)
+		if ok && st.anyBetween(text, j, s, injWMy) {
 			return
 		}
 		if ok {
 			// Qualifier between verb and noun, or within two words after.
-			if injAnyBetween(text, j, s, injStrongQual) || injHasWithin(text, e, 2, injStrongQual) {
+			if st.anyBetween(text, j, s, injStrongQual) || st.hasWithin(text, e, 2, injStrongQual) {
 				st.fire(rOverride, SignalOverride, 0.85, i, e)
 				return
 			}
-			if injIn(text[i:j], injCoreVerbs) && injAnyBetween(text, j, s, injWeakQual) && !strings.EqualFold(text[s:e], "text") {
+			if injIn(text[i:j], injCoreVerbs) && st.anyBetween(text, j, s, injWeakQual) && !strings.EqualFold(text[s:e], "text") {
 				st.fire(rOverrideWeak, SignalOverride, 0.33, i, e)
 				return
 			}
@@ -581,8 +652,8 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		if !injIn(text[i:j], injCoreVerbs) {
 			return
 		}
-		if qs, e, ok := injFind(text, j, 3, injWAbove); ok && !injAnyBetween(text, j, qs, injWMyOur) {
-			ns, ne, stop := injNextWord(text, e)
+		if qs, e, ok := st.find(text, j, 3, injWAbove); ok && !st.anyBetween(text, j, qs, injWMyOur) {
+			ns, ne, stop := st.nextWord(text, e)
 			if stop || ns == ne || injIn(text[ns:ne], injWAnd) || strings.IndexByte(text[e:ns], ',') >= 0 || strings.IndexByte(text[e:ns], ':') >= 0 {
 				w := 0.5
 				if injIn(text[qs:e], injWEverything) {
@@ -597,11 +668,11 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 				st.fire(rGiven, SignalPromptExtraction, 0.45, ps, j)
 			}
 		}
-		if _, e, ok := injFind(text, j, 4, injWGiven); ok && injAnyBetween(text, j, e, injWYou) {
+		if _, e, ok := st.find(text, j, 4, injWGiven); ok && st.anyBetween(text, j, e, injWYou) {
 			st.fire(rGiven, SignalPromptExtraction, 0.35, i, e)
 		}
 		if d := injDelimited(text, i); d >= 0 {
-			if injAnyBetween(text, d, i, injWNew) {
+			if st.anyBetween(text, d, i, injWNew) {
 				st.fire(rDelim, SignalRoleMarker, 0.5, d, j)
 			}
 		}
@@ -610,43 +681,43 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		}
 		ps, pe := injPrevWord(text, i)
 		if ps < pe && (injIn(text[ps:pe], injStrongQual) || strings.Contains(strings.ToLower(text[ps:pe]), "previous")) {
-			if _, e, ok := injFind(text, j, 3, injFalse); ok {
+			if _, e, ok := st.find(text, j, 3, injFalse); ok {
 				st.fire(rInstrFalse, SignalOverride, 0.7, ps, e)
 			}
 		}
 	case hExtract:
 		if injIn(text[i:j], injRevealVerbs) {
-			if _, e, ok := injFind(text, j, 2, injWAll); ok {
-				if _, e2, ok := injFind(text, e, 2, injWBefore); ok {
+			if _, e, ok := st.find(text, j, 2, injWAll); ok {
+				if _, e2, ok := st.find(text, e, 2, injWBefore); ok {
 					st.fire(rExtract, SignalPromptExtraction, 0.5, i, e2)
 					return
 				}
 			}
 		}
-		s, e, ok := injFind(text, j, 6, injExtractNoun)
-		if !ok || injAnyBetween(text, j, s, injWOwn) {
+		s, e, ok := st.find(text, j, 6, injExtractNoun)
+		if !ok || st.anyBetween(text, j, s, injWOwn) {
 			return
 		}
 		noun := text[s:e]
 		prompt := injIn(noun, injWPrompt)
 		reveal := injIn(text[i:j], injRevealVerbs)
 		switch {
-		case injAnyBetween(text, j, s, injExtractStrong) || injIn(noun, injWPreprompt):
+		case st.anyBetween(text, j, s, injExtractStrong) || injIn(noun, injWPreprompt):
 			st.fire(rExtract, SignalPromptExtraction, 0.7, i, e)
-		case !prompt && injAnyBetween(text, j, s, injWYour):
+		case !prompt && st.anyBetween(text, j, s, injWYour):
 			st.fire(rExtract, SignalPromptExtraction, 0.6, i, e)
-		case reveal && injAnyBetween(text, j, s, injExtractQual) && !injIn(noun, injWParameters):
+		case reveal && st.anyBetween(text, j, s, injExtractQual) && !injIn(noun, injWParameters):
 			st.fire(rExtract, SignalPromptExtraction, 0.45, i, e)
 		}
 	case hSystem:
 		d.roleWord(st, text, i, j, 0.55)
-		if e, ok := injNextIs(text, j, "prompt", "prompts", "message", "instructions"); ok {
+		if e, ok := st.nextIs(text, j, "prompt", "prompts", "message", "instructions"); ok {
 			st.fire(rSystemPrompt, SignalPromptExtraction, 0.15, i, e)
 		}
-		if e, ok := injNextIs(text, j, "override", "overrides"); ok {
+		if e, ok := st.nextIs(text, j, "override", "overrides"); ok {
 			st.fire(rRoleBracket, SignalRoleMarker, 0.45, i, e)
 		}
-		if e, ok := injNextIs(text, j, "note", "override", "update", "upgrade", "alert", "message"); ok && i > 0 && (text[i-1] == '[' || text[i-1] == '(') {
+		if e, ok := st.nextIs(text, j, "note", "override", "update", "upgrade", "alert", "message"); ok && i > 0 && (text[i-1] == '[' || text[i-1] == '(') {
 			st.fire(rRoleBracket, SignalRoleMarker, 0.55, i-1, e)
 		}
 	case hRoleWord:
@@ -654,7 +725,7 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		switch text[i] | 0x20 {
 		case 't', 'f', 'o':
 			// "Tool result:", "Function output:", "Observation:".
-			if e, ok := injNextIs(text, j, "result", "results", "output", "response"); ok && e < len(text) && text[e] == ':' && injLineStart(text, i) {
+			if e, ok := st.nextIs(text, j, "result", "results", "output", "response"); ok && e < len(text) && text[e] == ':' && injLineStart(text, i) {
 				st.fire(rToolResult, SignalRoleMarker, 0.4, i, e+1)
 				return
 			}
@@ -666,9 +737,9 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		d.roleWord(st, text, i, j, w)
 	case hNow:
 		if ps, ok := injPrevIs(text, i, "from"); ok {
-			if e, ok := injNextIs(text, j, "on"); ok {
+			if e, ok := st.nextIs(text, j, "on"); ok {
 				w := 0.25
-				if _, ok := injNextIs(text, e, "you", "your"); ok {
+				if _, ok := st.nextIs(text, e, "you", "your"); ok {
 					w = 0.35
 				}
 				st.fire(rNowOn, SignalJailbreakPersona, w, ps, e)
@@ -709,7 +780,7 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 			}
 			st.fire(rMode, SignalJailbreakPersona, w, ps, j)
 		case "safe", "safety":
-			if e, ok := injNextIs(text, j, "off", "disabled", "deactivated"); ok {
+			if e, ok := st.nextIs(text, j, "off", "disabled", "deactivated"); ok {
 				st.fire(rMode, SignalOverride, 0.55, ps, e)
 			}
 		}
@@ -741,8 +812,8 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 			}
 		}
 	case hTwo:
-		if _, e, ok := injFind(text, j, 1, injWDifferent); ok {
-			if _, e2, ok := injFind(text, e, 2, injWWays); ok {
+		if _, e, ok := st.find(text, j, 1, injWDifferent); ok {
+			if _, e2, ok := st.find(text, e, 2, injWWays); ok {
 				st.fire(rTwo, SignalJailbreakPersona, 0.3, i, e2)
 			}
 		}
@@ -756,7 +827,7 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 		}
 	case hBound:
 		if ps, ok := injPrevIs(text, i, "not", "never", "longer"); ok {
-			if _, ok := injNextIs(text, j, "by"); ok {
+			if _, ok := st.nextIs(text, j, "by"); ok {
 				st.fire(rBound, SignalJailbreakPersona, 0.25, ps, j)
 			}
 		}
@@ -778,14 +849,14 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 			d.rot13(st, text, i, depth)
 		}
 	case hDecode:
-		if _, e, ok := injFind(text, j, 5, injWBase64); ok {
-			if _, e2, ok := injFindAny(text, e, 12, injWFollow); ok {
+		if _, e, ok := st.find(text, j, 5, injWBase64); ok {
+			if _, e2, ok := st.findAny(text, e, 12, injWFollow); ok {
 				st.fire(rDecode, SignalEncodedPayload, 0.35, i, e2)
 			}
 		}
 	case hFree:
-		if e, ok := injNextIs(text, j, "of", "from"); ok {
-			if _, e2, ok := injFind(text, e, 4, injWLimitation); ok {
+		if e, ok := st.nextIs(text, j, "of", "from"); ok {
+			if _, e2, ok := st.find(text, e, 4, injWLimitation); ok {
 				st.fire(rFree, SignalJailbreakPersona, 0.3, i, e2)
 			}
 		}
@@ -798,7 +869,7 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 			if p == "not" || p == "never" || p == "t" || p == "longer" || p == "no" {
 				w := 0.25
 				if strings.EqualFold(text[i:j], "subject") {
-					if _, ok := injNextIs(text, j, "to"); !ok {
+					if _, ok := st.nextIs(text, j, "to"); !ok {
 						return
 					}
 				}
@@ -808,13 +879,13 @@ func (d *InjectionDetector) word(st *injState, text string, i, j, id int, depth 
 	case hGiven:
 	case hStands:
 		if ps, ok := injPrevIs(text, i, "which", "that", "it", "name"); ok {
-			if e, ok := injNextIs(text, j, "for"); ok {
+			if e, ok := st.nextIs(text, j, "for"); ok {
 				st.fire(rStands, SignalJailbreakPersona, 0.1, ps, e)
 			}
 		}
 	case hLeetIgnore:
 		st.fire(rOverrideWeak, SignalObfuscation, 0.3, i, j)
-		if _, e, ok := injFind(text, j, 6, injOverrideNouns); ok {
+		if _, e, ok := st.find(text, j, 6, injOverrideNouns); ok {
 			st.fire(rOverride, SignalOverride, 0.7, i, e)
 		}
 	}
@@ -835,10 +906,10 @@ func injDelimited(text string, i int) int {
 	return -1
 }
 
-// injFindAny is injFind that may cross sentence ends.
-func injFindAny(text string, pos, max int, set *injSet) (s, e int, ok bool) {
+// findAny is find that may cross sentence ends.
+func (st *injState) findAny(text string, pos, max int, set *injSet) (s, e int, ok bool) {
 	for k := 0; k < max; k++ {
-		ws, we, _ := injNextWord(text, pos)
+		ws, we, _ := st.nextWord(text, pos)
 		if ws == we {
 			return 0, pos, false
 		}
@@ -850,8 +921,8 @@ func injFindAny(text string, pos, max int, set *injSet) (s, e int, ok bool) {
 	return 0, pos, false
 }
 
-func injHasWithin(text string, pos, max int, set *injSet) bool {
-	_, _, ok := injFind(text, pos, max, set)
+func (st *injState) hasWithin(text string, pos, max int, set *injSet) bool {
+	_, _, ok := st.find(text, pos, max, set)
 	return ok
 }
 

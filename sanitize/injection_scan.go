@@ -46,6 +46,8 @@ type injState struct {
 	// the nearest '[' or newline before it (-1: none within linkTextMax).
 	urlFrom, urlEnd int
 	backI, backNear int
+	// The vector pass's word masks of the window it is in, when it runs.
+	words injWordMasks
 }
 
 // fire records a signal of a rule; a rule that fired before counts half

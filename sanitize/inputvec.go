@@ -214,6 +214,14 @@ func (p *pass) runVec(text string, t *inVecTables) {
 			need++ // the next block's letters, for the words that cross into it
 		}
 		t.inMasks(text, w, need, &m)
+		if p.inj != nil {
+			// The injection rules' look ahead reads the words' masks.
+			ws := &p.inj.words
+			ws.text, ws.base, ws.n = text, w, need
+			for b := range need {
+				ws.a[b] = m[b][0]
+			}
+		}
 		for b := range nb {
 			base := w + b<<6
 			a, spec := m[b][0], m[b][1]
@@ -253,7 +261,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 						injNext = p.injWord(text, q, j, injNext)
 					}
 				}
-				if spec&bit != 0 {
+				if spec&bit != 0 && !idleCapital(text, q) {
 					injNext = p.dispatch(text, q, inClass[text[q]], injNext)
 					if d := p.hiEnd - base; d > q-base+1 {
 						// A run of quiet code points: none of its bytes
@@ -276,4 +284,32 @@ func (p *pass) runVec(text string, t *inVecTables) {
 			}
 		}
 	}
+}
+
+// idleCapital reports whether text[q] is a capital the secret rules
+// anchor on ('A', 'G', 'J') where they can find nothing that another
+// anchor of the same token would not: every prefix rule a token matches
+// (see tokenRuns.matchToken) has an anchor within its first nine bytes —
+// '-' or '_' in "sk-", "ghp_", "xoxb-", "glpat-", "J" in "eyJ", the
+// capital itself in "AKIA", "AIza", "GR1348941" — and the rules look at
+// the start of the anchor's token whichever anchor it is, at most once.
+// So a capital only counts where it is that anchor: 'A' before K, S, B,
+// C, 3 or I; 'G' before R; 'J' after "ey". In prose most capitals start
+// a sentence or a name, and are none of these.
+func idleCapital(text string, q int) bool {
+	switch text[q] {
+	case 'A':
+		if q+1 < len(text) {
+			switch text[q+1] {
+			case 'K', 'S', 'B', 'C', '3', 'I':
+				return false
+			}
+		}
+		return true
+	case 'G':
+		return q+1 >= len(text) || text[q+1] != 'R'
+	case 'J':
+		return q < 2 || text[q-2] != 'e' || text[q-1] != 'y'
+	}
+	return false
 }
