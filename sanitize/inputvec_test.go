@@ -187,11 +187,11 @@ func TestInVecLayout(t *testing.T) {
 	var v inVecTables
 	// inMasksAVX512 reads the tables at these offsets (and keyVecTables'
 	// own, see TestKeyVecLayout).
-	if got := unsafe.Offsetof(v.spec); got != 1280 {
-		t.Errorf("offset of spec = %d, the kernel reads 1280", got)
+	if got := unsafe.Offsetof(v.spec); got != 1536 {
+		t.Errorf("offset of spec = %d, the kernel reads 1536", got)
 	}
-	if got := unsafe.Offsetof(v.b4); got != 1408 {
-		t.Errorf("offset of b4 = %d, the kernel reads 1408", got)
+	if got := unsafe.Offsetof(v.b4); got != 1664 {
+		t.Errorf("offset of b4 = %d, the kernel reads 1664", got)
 	}
 	// inMasksAVX2 reads these.
 	if got := unsafe.Offsetof(v.anchors.hi); got != 128 {

@@ -25,7 +25,7 @@ func haveVec() bool { return haveVBMI() || haveAVX2() }
 
 // keyFilterAVX512 writes to out[i] the mask of the positions 64i to
 // 64i+63 of text that pass the vector filter t, for i < blocks; text
-// holds 64*blocks+2 bytes at least.
+// holds 64*blocks+3 bytes at least.
 //
 //go:noescape
 func keyFilterAVX512(text *byte, blocks int, t *keyVecTables, out *uint64)

@@ -88,12 +88,12 @@ func TestKeyVecKernel(t *testing.T) {
 		texts = texts[:50]
 	}
 	check := func(text string) {
-		blocks := (len(text) - 2) / 64
+		blocks := (len(text) - 3) / 64
 		if blocks <= 0 {
 			return
 		}
 		out := make([]uint64, blocks)
-		keyFilterVec(text[:blocks*64+2], blocks, k.vec, &out[0])
+		keyFilterVec(text[:blocks*64+3], blocks, k.vec, &out[0])
 		for p := range blocks * 64 {
 			got := out[p/64]>>(p%64)&1 != 0
 			if want := k.vec.pass(text, p); got != want {
@@ -187,9 +187,9 @@ func FuzzKeyRulesVec(f *testing.F) {
 	}
 	scalar, vec := scalarKeyRules(), wideKeyRules()
 	f.Fuzz(func(t *testing.T, text string) {
-		if blocks := (len(text) - 2) / 64; blocks > 0 {
+		if blocks := (len(text) - 3) / 64; blocks > 0 {
 			out := make([]uint64, blocks)
-			keyFilterVec(text[:blocks*64+2], blocks, vec.vec, &out[0])
+			keyFilterVec(text[:blocks*64+3], blocks, vec.vec, &out[0])
 			for p := range blocks * 64 {
 				if got, want := out[p/64]>>(p%64)&1 != 0, vec.vec.pass(text, p); got != want {
 					t.Fatalf("position %d: kernel %v, reference %v", p, got, want)
@@ -213,6 +213,7 @@ func TestKeyVecLayout(t *testing.T) {
 		{"hi3", unsafe.Offsetof(v.hi3), 512}, {"bitsel", unsafe.Offsetof(v.bitsel), 576},
 		{"ha", unsafe.Offsetof(v.ha), 640}, {"hb", unsafe.Offsetof(v.hb), 832},
 		{"m1", unsafe.Offsetof(v.m1), 1024}, {"m2", unsafe.Offsetof(v.m2), 1152},
+		{"hd", unsafe.Offsetof(v.hd), 1280}, {"quad", unsafe.Offsetof(v.quad), 1344}, {"any3", unsafe.Offsetof(v.any3), 1472},
 	} {
 		if c.got != c.want {
 			t.Errorf("offset of %s = %d, the kernel reads %d", c.name, c.got, c.want)
