@@ -540,10 +540,6 @@ func (r *tokenRuns) matchAssignment(text string, i int) (start, end int, typ str
 	if v := i + 1 + 6; v > len(text) || text[v-6] == '\n' || text[v-1] <= ' ' && text[v-2] <= ' ' {
 		return 0, 0, ""
 	}
-	kw := secretKeyword(name)
-	if kw == "" || notSecretName(name) {
-		return 0, 0, ""
-	}
 	// The value: skip '=' or ':' repeats and spaces, an optional quote.
 	v := i + 1
 	for v < len(text) && v-i < 8 && (text[v] == ' ' || text[v] == '\t' || text[v] == '=' || text[v] == '>') {
@@ -554,23 +550,22 @@ func (r *tokenRuns) matchAssignment(text string, i int) (start, end int, typ str
 		quote = text[v]
 		v++
 	}
+	// Every value reported, and every token, has six bytes at least: a
+	// shorter one ("Thursday: what went well") is turned down before the
+	// name is read, unless it is an authorization scheme the value
+	// follows.
+	if valueEnd(text, v, quote, v+6) < v+6 && authScheme(text[v:]) == 0 {
+		return 0, 0, ""
+	}
+	kw := secretKeyword(name)
+	if kw == "" || notSecretName(name) {
+		return 0, 0, ""
+	}
 	if kw == "auth" {
 		// Authorization: Bearer <token>
-		for _, scheme := range []string{"Bearer ", "Basic ", "Token ", "token ", "bearer ", "Api-Token "} {
-			if strings.HasPrefix(text[v:], scheme) {
-				v += len(scheme)
-				break
-			}
-		}
+		v += authScheme(text[v:])
 	}
-	e := v
-	for e < len(text) && e-v < 512 {
-		c := text[e]
-		if c < 0x21 || c >= 0x7f || c == quote || quote == 0 && (c == ',' || c == ';' || c == '"' || c == '\'' || c == ')' || c == '&' || c == '<') {
-			break
-		}
-		e++
-	}
+	e := valueEnd(text, v, quote, v+512)
 	val := text[v:e]
 	if len(val) >= 2 && val[len(val)-1] == '.' && quote == 0 {
 		val = val[:len(val)-1] // end of a sentence
@@ -602,6 +597,37 @@ func (r *tokenRuns) matchAssignment(text string, i int) (start, end int, typ str
 		return v, e, "generic_secret"
 	}
 	return 0, 0, ""
+}
+
+// valueEnd returns the end of the value that starts at v, closed by
+// quote when it is not 0, read up to lim at most.
+func valueEnd(text string, v int, quote byte, lim int) int {
+	e := v
+	for e < len(text) && e < lim {
+		c := text[e]
+		if c < 0x21 || c >= 0x7f || c == quote || quote == 0 && (c == ',' || c == ';' || c == '"' || c == '\'' || c == ')' || c == '&' || c == '<') {
+			break
+		}
+		e++
+	}
+	return e
+}
+
+// authSchemes are the authorization schemes a value may follow.
+var authSchemes = []string{"Bearer ", "Basic ", "Token ", "token ", "bearer ", "Api-Token "}
+
+// authScheme returns the length of the authorization scheme s starts
+// with, or 0.
+func authScheme(s string) int {
+	if s == "" || s[0] != 'B' && s[0] != 'b' && s[0] != 'T' && s[0] != 't' && s[0] != 'A' {
+		return 0 // what every scheme starts with
+	}
+	for _, scheme := range authSchemes {
+		if strings.HasPrefix(s, scheme) {
+			return len(scheme)
+		}
+	}
+	return 0
 }
 
 // awsSecretNear finds a 40-character base64 token within 256 bytes after an

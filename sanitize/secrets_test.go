@@ -55,6 +55,13 @@ func TestScanSecrets(t *testing.T) {
 		{`password: "hunter22"`, "password", "hunter22"},
 		{`api_key = "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"`, "generic_secret", "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"},
 		{"My café key: " + fakeOpenAIKey, "openai_api_key", fakeOpenAIKey},
+		// Values after an authorization scheme: the scheme is not the
+		// value, even where it is shorter than six bytes.
+		{"Authorization: Basic dXNlcjpwYXNzd29yZDE=", "generic_secret", "dXNlcjpwYXNzd29yZDE="},
+		{"auth: Token Zf3D0LXCM3EIMbgJpUNnkRtO", "generic_secret", "Zf3D0LXCM3EIMbgJpUNnkRtO"},
+		{"auth_header = token Zf3D0LXCM3EIMbgJpUNnkRtO", "generic_secret", "Zf3D0LXCM3EIMbgJpUNnkRtO"},
+		{"Authorization: Api-Token Zf3D0LXCM3EIMbgJpUNnkRtO", "generic_secret", "Zf3D0LXCM3EIMbgJpUNnkRtO"},
+		{"password: hunt3r", "password", "hunt3r"},
 	}
 	for _, tt := range tests {
 		fs := ScanSecrets(tt.text)
@@ -84,6 +91,7 @@ func TestScanSecretsNegatives(t *testing.T) {
 		"author: John Smith",
 		"eyJBB.eyJCC.eyJDDDD",
 		"[OPENAI_API_KEY_1] and api_key=[GENERIC_SECRET_1]",
+		"password: hunt3", "secret_token: x1y2z", "Thursday: what went well",
 	} {
 		if fs := ScanSecrets(text); len(fs) != 0 {
 			t.Errorf("ScanSecrets(%q) = %+v, want none", text, fs)
