@@ -261,7 +261,7 @@ func (t *injTable) lookup(text string, i, j int) int {
 // Word sets for the rules; an entry ending in '*' matches as a prefix.
 // Matching ignores case (Unicode simple folding).
 var (
-	injOverrideNouns = injMkSet(
+	injOverrideNouns = injMkVecSet(
 		"instruction*", "direction*", "rule*", "prompt*", "guideline*", "command*", "context",
 		"constraint*", "programming", "restriction*", "polic*", "orders", "training",
 		"filter*", "safeguard*", "directive*", "everything", "text",
@@ -286,7 +286,7 @@ var (
 		"overridden", "superseded", "wrong", "irrelevant", "fake", "replaced", "deprecated", "over",
 	)
 	injNew         = []string{"new", "updated", "real", "actual", "true", "revised", "secret", "hidden", "reprogramming"}
-	injExtractNoun = injMkSet(
+	injExtractNoun = injMkVecSet(
 		"instruction*", "prompt*", "directive*", "guideline*", "rules", "parameters", "configuration",
 		"programming", "preprompt", "pre-prompt", "exemplars",
 	)
@@ -308,12 +308,52 @@ type injSet struct {
 	// ASCII bytes that fold to each other agree in their low five bits.
 	rows  [32]uint32
 	words []injSetWord
+	// vec: find may read from the masks that none of the next words is
+	// in the set (see injMkVecSet): an ASCII word is in it only if
+	// ascii01[w[0]&31] has bit w[1]&31 and ascii12[w[1]&31] bit w[2]&31.
+	vec              bool
+	ascii01, ascii12 [32]uint32
 }
 
 type injSetWord struct {
 	w      string // without the '*'
 	prefix bool
 	c0     byte // the entry's first byte |0x20, or 0: non-ASCII
+}
+
+// injMkVecSet is injMkSet for a set find looks for over many words (six):
+// it also fills the set's ASCII pair rows, with which injWordMasks.none
+// tells from the vector pass's masks that none of the next words is in
+// it. A set whose entries could match an ASCII word through a non-ASCII
+// letter that folds to an ASCII one (U+212A KELVIN SIGN, U+017F LONG S),
+// or that has an entry of fewer than three bytes, gets no rows.
+func injMkVecSet(words ...string) *injSet {
+	set := injMkSet(words...)
+	set.vec = true
+	for _, e := range set.words {
+		rs := []rune(e.w)
+		if len(rs) < 3 {
+			set.vec = false
+			continue
+		}
+		ascii := true
+		for _, r := range rs[:3] {
+			if r < utf8.RuneSelf {
+				continue
+			}
+			ascii = false
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				if f < utf8.RuneSelf {
+					set.vec = false
+				}
+			}
+		}
+		if ascii { // an entry that is not cannot match an ASCII word
+			set.ascii01[e.w[0]&31] |= 1 << (e.w[1] & 31)
+			set.ascii12[e.w[1]&31] |= 1 << (e.w[2] & 31)
+		}
+	}
+	return set
 }
 
 func injMkSet(words ...string) *injSet {
@@ -418,10 +458,82 @@ func injNextWord(text string, pos int) (s, e int, stop bool) {
 // the next few words (find, anyBetween, nextIs) jumps from word to word
 // with bit operations instead of reading every byte. It is empty (n == 0)
 // outside the vector pass, and for any other text (the folded text).
+//
+// spec is the mask of the bytes the pass dispatches on, every byte >= 0x80
+// among them.
 type injWordMasks struct {
 	text    string
 	base, n int
-	a       [inVecWindow/64 + 1]uint64
+	a, spec [inVecWindow/64 + 1]uint64
+}
+
+// none reports that none of the max words after pos is in set (made by
+// injMkVecSet), from the masks and the words' first three bytes against
+// set's ASCII pair rows, without a branch that depends on the words. It
+// answers only where the words are injNextWord's: no byte the pass
+// dispatches on (which every byte >= 0x80 is) lies from pos to just after
+// the last of them, so that no Unicode letter joins or splits a word and
+// the words are ASCII. A sentence end among them does not matter: find
+// would stop sooner, and none of the words is in set either way. It
+// returns false where it cannot tell.
+func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
+	off := pos - w.base
+	if uint(off) >= uint(w.n)<<6 || len(text) != len(w.text) || unsafe.StringData(text) != unsafe.StringData(w.text) {
+		return false
+	}
+	var hit uint32
+	p := pos
+	for range max {
+		b := (p - w.base) >> 6
+		m := w.a[b] &^ (1<<((p-w.base)&63) - 1)
+		for m == 0 {
+			if b++; b == w.n {
+				return false
+			}
+			m = w.a[b]
+		}
+		o := bits.TrailingZeros64(m)
+		s := w.base + b<<6 + o
+		if s+2 >= len(text) {
+			return false
+		}
+		c0, c1, c2 := text[s]&31, text[s+1]&31, text[s+2]&31
+		hit |= set.ascii01[c0] >> c1 & (set.ascii12[c1] >> c2)
+		p = s
+		if na := ^w.a[b] >> o; na != 0 {
+			p += bits.TrailingZeros64(na)
+			continue
+		}
+		p = w.base + (b+1)<<6
+		for {
+			if b++; b == w.n {
+				return false
+			}
+			if na := ^w.a[b]; na != 0 {
+				p += bits.TrailingZeros64(na)
+				break
+			}
+			p += 64
+		}
+	}
+	return hit&1 == 0 && p < w.base+w.n<<6 && !w.specIn(pos, p+1)
+}
+
+// specIn reports whether a position in [from, to) is in spec; both lie
+// in what the masks cover.
+func (w *injWordMasks) specIn(from, to int) bool {
+	for from < to {
+		b, o := (from-w.base)>>6, (from-w.base)&63
+		m := w.spec[b] >> o
+		if n := to - from; n < 64-o {
+			m &= 1<<n - 1
+		}
+		if m != 0 {
+			return true
+		}
+		from += 64 - o
+	}
+	return false
 }
 
 // injGap is 1 for the bytes that may lie between two words without
@@ -553,6 +665,9 @@ func injAlnum(c byte) bool { return injClass[c] == cWord }
 // find looks at up to max words after pos, within the sentence, for one
 // in set; it returns its range and the end of the last word read.
 func (st *injState) find(text string, pos, max int, set *injSet) (s, e int, ok bool) {
+	if set.vec && st.words.none(text, pos, max, set) {
+		return 0, pos, false
+	}
 	for k := 0; k < max; k++ {
 		ws, we, stop := st.nextWord(text, pos)
 		if ws == we || stop {

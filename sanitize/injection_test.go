@@ -539,3 +539,27 @@ func TestLinkSpan(t *testing.T) {
 		}
 	}
 }
+
+// TestInjMkVecSet checks when find may read a set's absence from the
+// masks: not for a set with an entry an ASCII word could match through a
+// letter that folds to ASCII, or one too short for the pair rows; and
+// that the rows let through every ASCII entry, in any case.
+func TestInjMkVecSet(t *testing.T) {
+	for _, words := range [][]string{{"rules", "\u212Aey*"}, {"rules", "a\u017Fk"}, {"rules", "ab"}} {
+		if injMkVecSet(words...).vec {
+			t.Errorf("injMkVecSet(%q) may be read from the masks", words)
+		}
+	}
+	set := injMkVecSet("règle*", "prompt*", "Rules")
+	if !set.vec {
+		t.Fatal("injMkVecSet(règle*, prompt*, Rules) may not be read from the masks")
+	}
+	for _, w := range []string{"prompt", "PROMPTS", "rules", "RuLeS"} {
+		if set.ascii01[w[0]&31]>>(w[1]&31)&(set.ascii12[w[1]&31]>>(w[2]&31))&1 == 0 {
+			t.Errorf("%q: the pair rows turn it down", w)
+		}
+	}
+	if set.ascii01['r'&31]>>('e'&31)&1 != 0 {
+		t.Error("règle* put \"re\" in the rows: only ASCII entries can match an ASCII word")
+	}
+}

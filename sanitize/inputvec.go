@@ -219,7 +219,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 			ws := &p.inj.words
 			ws.text, ws.base, ws.n = text, w, need
 			for b := range need {
-				ws.a[b] = m[b][0]
+				ws.a[b], ws.spec[b] = m[b][0], m[b][1]
 			}
 		}
 		for b := range nb {

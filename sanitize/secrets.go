@@ -522,19 +522,6 @@ func hasPrefixFold(s, w string) bool {
 // matchAssignment matches NAME = value and NAME: value where NAME holds a
 // secret keyword and value is not a placeholder.
 func (r *tokenRuns) matchAssignment(text string, i int) (start, end int, typ string) {
-	// The name: skip a closing quote and spaces, then read [A-Za-z0-9_.-].
-	k := i
-	for k > 0 && i-k < 4 && (text[k-1] == ' ' || text[k-1] == '"' || text[k-1] == '\'' || text[k-1] == '\t') {
-		k--
-	}
-	n := k
-	for n > 0 && k-n < 64 && (isTokenByte(text[n-1]) || text[n-1] == '.') {
-		n--
-	}
-	name := text[n:k]
-	if len(name) < 3 {
-		return 0, 0, ""
-	}
 	// Cheap rejection first: every value this rule reports has at least
 	// six bytes after the separator before the next space.
 	if v := i + 1 + 6; v > len(text) || text[v-6] == '\n' || text[v-1] <= ' ' && text[v-2] <= ' ' {
@@ -555,6 +542,19 @@ func (r *tokenRuns) matchAssignment(text string, i int) (start, end int, typ str
 	// name is read, unless it is an authorization scheme the value
 	// follows.
 	if valueEnd(text, v, quote, v+6) < v+6 && authScheme(text[v:]) == 0 {
+		return 0, 0, ""
+	}
+	// The name: skip a closing quote and spaces, then read [A-Za-z0-9_.-].
+	k := i
+	for k > 0 && i-k < 4 && (text[k-1] == ' ' || text[k-1] == '"' || text[k-1] == '\'' || text[k-1] == '\t') {
+		k--
+	}
+	n := k
+	for n > 0 && k-n < 64 && (isTokenByte(text[n-1]) || text[n-1] == '.') {
+		n--
+	}
+	name := text[n:k]
+	if len(name) < 3 {
 		return 0, 0, ""
 	}
 	kw := secretKeyword(name)
