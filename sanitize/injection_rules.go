@@ -481,42 +481,57 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 	if uint(off) >= uint(w.n)<<6 || len(text) != len(w.text) || unsafe.StringData(text) != unsafe.StringData(w.text) {
 		return false
 	}
+	// The words' starts and ends (the position after a word) in the
+	// block of pos and the next, as one 128-bit mask each: the words'
+	// loads do not wait on one another.
+	b, o := off>>6, uint(off&63)
+	base := w.base + b<<6
+	lo, hi := w.a[b], uint64(0)
+	if b+1 < w.n {
+		hi = w.a[b+1]
+	}
+	sLo := (lo&^(lo<<1) | lo&(1<<o)) &^ (1<<o - 1) // a word starts at pos if a letter is there
+	sHi := hi &^ (hi<<1 | lo>>63)
+	eLo := ^lo & (lo << 1) &^ (2<<o - 1) // ends after pos
+	eHi := ^hi & (hi<<1 | lo>>63)
+	if b+1 >= w.n {
+		eHi = 0 // the next block is not in the masks: its ends are not known
+	}
 	var hit uint32
-	p := pos
 	for range max {
-		b := (p - w.base) >> 6
-		m := w.a[b] &^ (1<<((p-w.base)&63) - 1)
-		for m == 0 {
-			if b++; b == w.n {
-				return false
-			}
-			m = w.a[b]
+		var s int
+		if sLo != 0 {
+			s = base + bits.TrailingZeros64(sLo)
+			sLo &= sLo - 1
+		} else if sHi != 0 {
+			s = base + 64 + bits.TrailingZeros64(sHi)
+			sHi &= sHi - 1
+		} else {
+			return false
 		}
-		o := bits.TrailingZeros64(m)
-		s := w.base + b<<6 + o
 		if s+2 >= len(text) {
 			return false
 		}
-		c0, c1, c2 := text[s]&31, text[s+1]&31, text[s+2]&31
-		hit |= set.ascii01[c0] >> c1 & (set.ascii12[c1] >> c2)
-		p = s
-		if na := ^w.a[b] >> o; na != 0 {
-			p += bits.TrailingZeros64(na)
-			continue
-		}
-		p = w.base + (b+1)<<6
-		for {
-			if b++; b == w.n {
-				return false
-			}
-			if na := ^w.a[b]; na != 0 {
-				p += bits.TrailingZeros64(na)
-				break
-			}
-			p += 64
+		hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
+	}
+	// The end of the last word: the max-th end after pos.
+	for range max - 1 {
+		if eLo != 0 {
+			eLo &= eLo - 1
+		} else {
+			eHi &= eHi - 1
 		}
 	}
-	return hit&1 == 0 && p < w.base+w.n<<6 && !w.specIn(pos, p+1)
+	var e int
+	switch {
+	case eLo != 0:
+		e = base + bits.TrailingZeros64(eLo)
+	case eHi != 0:
+		e = base + 64 + bits.TrailingZeros64(eHi)
+	default:
+		return false
+	}
+	return hit&1 == 0 && !w.specIn(pos, e+1)
 }
 
 // specIn reports whether a position in [from, to) is in spec; both lie
