@@ -176,8 +176,8 @@ type injSlot struct {
 }
 
 // injTable finds anchor words: a 65,536-bit Bloom filter on (first,
-// second, last letter, length) rejects almost every English word after
-// three loads; survivors are looked up in an open-addressing table keyed
+// second, fourth, last letter, length) rejects almost every English word
+// after four loads; survivors are looked up in an open-addressing table keyed
 // by the word packed into two words.
 type injTable struct {
 	bloom [1 << 10]uint64
@@ -186,9 +186,13 @@ type injTable struct {
 
 var injTab = buildInjTable()
 
-func injBloomHash(c0, c1, cl byte, n int) uint32 {
-	x := uint32(c0) | uint32(c1)<<8 | uint32(cl)<<16 | uint32(n)<<24
-	return (x * 0x9E3779B1) >> 16
+// injBloomHash hashes what the Bloom filter keys a word of n bytes on:
+// its first two bytes, its fourth (its last when shorter), its last and
+// its length, ASCII letters folded by the caller. The fourth byte tells
+// "report" from "repeat".
+func injBloomHash(c0, c1, c3, cl byte, n int) uint32 {
+	x := uint64(c0) | uint64(c1)<<8 | uint64(c3)<<16 | uint64(cl)<<24 | uint64(n)<<32
+	return uint32((x * 0x9E3779B97F4A7C15) >> 48)
 }
 
 func injSlotHash(lo, hi uint64, n int) int {
@@ -219,7 +223,7 @@ func buildInjTable() *injTable {
 		if n < 2 || n > injMaxWord {
 			panic("sanitize: bad injection anchor " + w) // a bug in the table above
 		}
-		h := injBloomHash(w[0], w[1], w[n-1], n)
+		h := injBloomHash(w[0], w[1], w[min(3, n-1)], w[n-1], n)
 		t.bloom[h>>6] |= 1 << (h & 63)
 		lo, hi := injPack(w)
 		for s := injSlotHash(lo, hi, n); ; s = (s + 1) & (injSlots - 1) {
@@ -242,7 +246,7 @@ func (t *injTable) lookup(text string, i, j int) int {
 	if n < 2 || n > injMaxWord {
 		return -1
 	}
-	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, n)
+	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[i+min(3, n-1)]|0x20, text[j-1]|0x20, n)
 	if t.bloom[h>>6]&(1<<(h&63)) == 0 {
 		return -1
 	}

@@ -337,7 +337,7 @@ func injMay(text string, i, j int) bool {
 	if wl < 2 {
 		return false
 	}
-	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
+	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[i+min(3, wl-1)]|0x20, text[j-1]|0x20, wl)
 	return injTab.bloom[h>>6]&(1<<(h&63)) != 0
 }
 

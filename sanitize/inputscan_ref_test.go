@@ -163,7 +163,7 @@ func (d *InjectionDetector) refPass(st *injState, text string, depth int) {
 					d.word(st, text, i, j, id, depth)
 				}
 			case wl >= 2:
-				h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[j-1]|0x20, wl)
+				h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[i+min(3, wl-1)]|0x20, text[j-1]|0x20, wl)
 				if tab.bloom[h>>6]&(1<<(h&63)) != 0 {
 					if id := tab.lookup(text, i, j); id >= 0 {
 						d.word(st, text, i, j, id, depth)

@@ -261,7 +261,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 						injNext = p.injWord(text, q, j, injNext)
 					}
 				}
-				if spec&bit != 0 && !idleCapital(text, q) {
+				if spec&bit != 0 && !idleAnchor(text, q) {
 					injNext = p.dispatch(text, q, inClass[text[q]], injNext)
 					if d := p.hiEnd - base; d > q-base+1 {
 						// A run of quiet code points: none of its bytes
@@ -286,17 +286,20 @@ func (p *pass) runVec(text string, t *inVecTables) {
 	}
 }
 
-// idleCapital reports whether text[q] is a capital the secret rules
-// anchor on ('A', 'G', 'J') where they can find nothing that another
-// anchor of the same token would not: every prefix rule a token matches
-// (see tokenRuns.matchToken) has an anchor within its first nine bytes —
-// '-' or '_' in "sk-", "ghp_", "xoxb-", "glpat-", "J" in "eyJ", the
-// capital itself in "AKIA", "AIza", "GR1348941" — and the rules look at
-// the start of the anchor's token whichever anchor it is, at most once.
-// So a capital only counts where it is that anchor: 'A' before K, S, B,
-// C, 3 or I; 'G' before R; 'J' after "ey". In prose most capitals start
-// a sentence or a name, and are none of these.
-func idleCapital(text string, q int) bool {
+// idleAnchor reports whether text[q] is a byte only the secret rules
+// anchor on ('A', 'G', 'J', '-', '_') where they can find nothing that
+// another anchor of the same token would not. Every prefix rule a token
+// matches (see tokenRuns.matchToken) has an anchor within its first nine
+// bytes from which tokenStart finds the token's start ('-' or '_' in
+// "sk-", "ghp_", "xoxb-", "glpat-", "rk_live_", 'J' in "eyJ", the
+// capital itself in "AKIA", "AIza", "GR1348941"), the rules look at a
+// token start once whichever anchor it is, and they find a token there
+// only by its first bytes. So a capital only counts where it is that
+// anchor: 'A' before K, S, B, C, 3 or I; 'G' before R; 'J' after "ey";
+// and '-' only in a token that starts with 's', 'g', 'x' or '-' (PEM),
+// '_' in one that starts with 's', 'r' or 'g'. In prose most capitals
+// start a sentence or a name, and most hyphens join words ("e-mail").
+func idleAnchor(text string, q int) bool {
 	switch text[q] {
 	case 'A':
 		if q+1 < len(text) {
@@ -310,6 +313,12 @@ func idleCapital(text string, q int) bool {
 		return q+1 >= len(text) || text[q+1] != 'R'
 	case 'J':
 		return q < 2 || text[q-2] != 'e' || text[q-1] != 'y'
+	case '-':
+		c := text[tokenStart(text, q)]
+		return c != 's' && c != 'g' && c != 'x' && c != '-'
+	case '_':
+		c := text[tokenStart(text, q)]
+		return c != 's' && c != 'r' && c != 'g'
 	}
 	return false
 }

@@ -230,13 +230,15 @@ func FuzzInputScanVec(f *testing.F) {
 }
 
 // capitalTexts are tokens of every prefix rule of ScanSecrets with the
-// capitals 'A', 'G' and 'J' at each of their first sixteen bytes, and
-// beside words that start with them: the vector pass dispatches a
-// capital only where it can be the anchor of a token (see idleCapital).
+// capitals 'A', 'G' and 'J' and the anchors '-' and '_' at each of their
+// first sixteen bytes, and beside words that start with them: the vector
+// pass dispatches these only where they can be the anchor of a token (see
+// idleAnchor).
 func capitalTexts() []string {
 	tokens := []string{
 		"sk-proj-" + strings.Repeat("a1", 10) + "T3BlbkFJ" + strings.Repeat("b2", 10),
-		"sk-ant-api03-" + strings.Repeat("c3", 25), "sk_live_" + strings.Repeat("d4", 12),
+		"sk-ant-api03-" + strings.Repeat("c3", 25), "sk_live_" + strings.Repeat("d4", 12), "rk_prod_" + strings.Repeat("d5", 12),
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIfake\n-----END RSA PRIVATE KEY-----",
 		"ghp_" + strings.Repeat("e5", 18), "github_pat_" + strings.Repeat("f6", 30),
 		"glpat-" + strings.Repeat("g7", 12), "GR1348941" + strings.Repeat("h8", 12),
 		"xoxb-" + strings.Repeat("1234", 6), "xoxe.xoxp-1-" + strings.Repeat("i9", 12),
@@ -247,10 +249,11 @@ func capitalTexts() []string {
 	var texts []string
 	for _, tok := range tokens {
 		for k := range min(16, len(tok)) {
-			for _, c := range "AGJ" {
+			for _, c := range "AGJ-_" {
 				b := []byte(tok)
 				b[k] = byte(c)
-				texts = append(texts, "Also Greta and Jo: "+string(b)+" Anna-"+tok+" GRR AKa eyJ J"+tok[:k]+"A"+tok[k:])
+				texts = append(texts, "Also Greta and Jo: "+string(b)+" Anna-"+tok+" GRR AKa eyJ J"+tok[:k]+"A"+tok[k:],
+					"e-mail snake_case "+tok[:k]+string(c)+tok[k:]+" x_"+tok+" -"+tok+" _"+tok)
 			}
 		}
 	}
