@@ -22,7 +22,11 @@ import (
 // The rest of the text — most words of prose, and the bytes between them —
 // costs a share of the kernel's few instructions per 64 bytes. What is
 // visited is handled by the same code, in the same order, as in the scalar
-// loop, so the findings are the same; tests compare the two.
+// loop, but for three kinds of byte that the scalar loop hands to rules
+// that can do nothing there: the digits after a digit, the bytes of a run
+// of quiet code points, and the secret anchors of idleAnchor. So the
+// findings are the same; tests compare the two. The injection rules' look
+// ahead reads the window's masks too (see injWordMasks).
 
 // inVecTables is the data of inMasksAVX512: the five bitmaps of the
 // injection anchors' first three bytes, under the codes of inCode (a
