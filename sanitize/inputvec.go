@@ -32,8 +32,13 @@ import (
 // injection anchors' first three bytes, under the codes of inCode (a
 // word ends at a byte of code 0: a two-byte anchor has code 0 third), b4,
 // the bitmap of their third and fourth bytes (laid out as keyVecTables'
-// pair bitmaps), and spec, nonzero for the ASCII bytes the combined pass
-// dispatches on. inMasksAVX2 reads anchors, the nibble filter of the
+// pair bitmaps), keyVecTables' quad holding their first four bytes (any
+// fourth after a two-byte anchor), hashed as for the key rules, and spec,
+// nonzero for the ASCII bytes the combined pass dispatches on. Of the
+// words of our benign paragraph that start as an anchor may, half are
+// anchors ("what", "two") and the rest are let through only by the
+// hashes and the pairs; quad turns down all but "shows" of those
+// ("changes", "review", "short", "report"). inMasksAVX2 reads anchors, the nibble filter of the
 // anchors' first four bytes (a word's end as any byte but an ASCII letter
 // or digit), and cls, which classifies bytes as inMasksAVX512 does; wide
 // tells which kernel runs.
@@ -79,13 +84,17 @@ func newInVecTables(wide bool) *inVecTables {
 		if len(w) > 3 {
 			d = inCode(w[3])
 		}
-		t.add(inCode(w[0]), inCode(w[1]), c)
+		a, b := inCode(w[0]), inCode(w[1])
+		t.add(a, b, c)
+		h := t.ha[0][a] ^ t.ha[1][b] ^ t.ha[2][c]
 		if len(w) == 2 {
 			for x := range byte(32) { // the byte after the end: any
 				pairSet(&t.b4, c, x)
+				t.quad[h^t.hd[x]] |= 1 << (x & 7)
 			}
 		} else {
 			pairSet(&t.b4, c, d)
+			t.quad[h^t.hd[d]] |= 1 << (d & 7)
 		}
 		for k := range nibOffsets {
 			switch {
@@ -170,7 +179,7 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 		if c >= 0x80 || t.spec[c] != 0 {
 			spec |= 1 << i
 		}
-		if t.wide && t.passes(a, b, d) && pairHas(&t.b4, d, e) ||
+		if t.wide && t.passes(a, b, d) && pairHas(&t.b4, d, e) && t.quad[t.ha[0][a]^t.ha[1][b]^t.ha[2][d]^t.hd[e]]&(1<<(e&7)) != 0 ||
 			!t.wide && t.anchors.match([nibOffsets]byte{c, at(p + 1), at(p + 2), at(p + 3)}) != 0 {
 			pass |= 1 << i
 		}
