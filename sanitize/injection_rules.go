@@ -481,8 +481,8 @@ type injWordMasks struct {
 // would stop sooner, and none of the words is in set either way. It
 // returns false where it cannot tell.
 func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
-	off := pos - w.base
-	if uint(off) >= uint(w.n)<<6 || len(text) != len(w.text) || unsafe.StringData(text) != unsafe.StringData(w.text) {
+	off, ok := w.covers(text, pos)
+	if !ok {
 		return false
 	}
 	// The words' starts and ends (the position after a word) in the
@@ -538,6 +538,22 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 	return hit&1 == 0 && !w.specIn(pos, e+1)
 }
 
+// load takes the letter and dispatch masks of the n blocks of text from
+// base that the vector pass's kernel put in m.
+func (w *injWordMasks) load(text string, base, n int, m *[inVecWindow/64 + 1][3]uint64) {
+	w.text, w.base, w.n = text, base, n
+	for b := range n {
+		w.a[b], w.spec[b] = m[b][0], m[b][1]
+	}
+}
+
+// covers reports whether the masks are of text and hold position pos,
+// and if so pos's offset from their start.
+func (w *injWordMasks) covers(text string, pos int) (off int, ok bool) {
+	off = pos - w.base
+	return off, uint(off) < uint(w.n)<<6 && len(text) == len(w.text) && unsafe.StringData(text) == unsafe.StringData(w.text)
+}
+
 // specIn reports whether a position in [from, to) is in spec; both lie
 // in what the masks cover.
 func (w *injWordMasks) specIn(from, to int) bool {
@@ -573,8 +589,8 @@ var injGap = func() (t [256]uint8) {
 // slow one, it is injNextWord.
 func (st *injState) nextWord(text string, pos int) (s, e int, stop bool) {
 	w := &st.words
-	off := pos - w.base
-	if uint(off) >= uint(w.n)<<6 || len(text) != len(w.text) || unsafe.StringData(text) != unsafe.StringData(w.text) {
+	off, ok := w.covers(text, pos)
+	if !ok {
 		return injNextWord(text, pos)
 	}
 	b := off >> 6

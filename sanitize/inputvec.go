@@ -38,10 +38,10 @@ import (
 // words of our benign paragraph that start as an anchor may, half are
 // anchors ("what", "two") and the rest are let through only by the
 // hashes and the pairs; quad turns down all but "shows" of those
-// ("changes", "review", "short", "report"). inMasksAVX2 reads anchors, the nibble filter of the
-// anchors' first four bytes (a word's end as any byte but an ASCII letter
-// or digit), and cls, which classifies bytes as inMasksAVX512 does; wide
-// tells which kernel runs.
+// ("changes", "review", "short", "report"). inMasksAVX2 reads anchors,
+// the nibble filter of the anchors' first four bytes (a word's end as any
+// byte but an ASCII letter or digit), and cls, which classifies bytes as
+// inMasksAVX512 does; wide tells which kernel runs.
 type inVecTables struct {
 	keyVecTables
 	spec    [128]byte
@@ -86,15 +86,14 @@ func newInVecTables(wide bool) *inVecTables {
 		}
 		a, b := inCode(w[0]), inCode(w[1])
 		t.add(a, b, c)
-		h := t.ha[0][a] ^ t.ha[1][b] ^ t.ha[2][c]
 		if len(w) == 2 {
 			for x := range byte(32) { // the byte after the end: any
 				pairSet(&t.b4, c, x)
-				t.quad[h^t.hd[x]] |= 1 << (x & 7)
+				t.addQuad(a, b, c, x)
 			}
 		} else {
 			pairSet(&t.b4, c, d)
-			t.quad[h^t.hd[d]] |= 1 << (d & 7)
+			t.addQuad(a, b, c, d)
 		}
 		for k := range nibOffsets {
 			switch {
@@ -179,7 +178,7 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 		if c >= 0x80 || t.spec[c] != 0 {
 			spec |= 1 << i
 		}
-		if t.wide && t.passes(a, b, d) && pairHas(&t.b4, d, e) && t.quad[t.ha[0][a]^t.ha[1][b]^t.ha[2][d]^t.hd[e]]&(1<<(e&7)) != 0 ||
+		if t.wide && t.passes(a, b, d) && pairHas(&t.b4, d, e) && t.hasQuad(a, b, d, e) ||
 			!t.wide && t.anchors.match([nibOffsets]byte{c, at(p + 1), at(p + 2), at(p + 3)}) != 0 {
 			pass |= 1 << i
 		}
@@ -228,12 +227,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 		}
 		t.inMasks(text, w, need, &m)
 		if p.inj != nil {
-			// The injection rules' look ahead reads the words' masks.
-			ws := &p.inj.words
-			ws.text, ws.base, ws.n = text, w, need
-			for b := range need {
-				ws.a[b], ws.spec[b] = m[b][0], m[b][1]
-			}
+			p.inj.words.load(text, w, need, &m) // the injection rules' look ahead reads them
 		}
 		for b := range nb {
 			base := w + b<<6

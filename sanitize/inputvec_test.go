@@ -316,10 +316,7 @@ func TestInjNextWordMasks(t *testing.T) {
 				}
 				tv.inMasks(text, w, need, &m)
 				var st injState
-				st.words.text, st.words.base, st.words.n = text, w, need
-				for b := range need {
-					st.words.a[b], st.words.spec[b] = m[b][0], m[b][1]
-				}
+				st.words.load(text, w, need, &m)
 				for p := max(0, w-2); p <= min(len(text), w+need<<6+2); p++ {
 					s, e, stop := st.nextWord(text, p)
 					rs, re, rstop := injNextWord(text, p)

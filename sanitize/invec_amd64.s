@@ -59,18 +59,9 @@ loop:
 	VPTESTMB  Z11, Z9, K5
 	KANDQ     K4, K5, K4
 
-	// The quadruple (c0, c1, c2, c3) in quad: bit c3&7 of
-	// quad[ha[0][c0]^ha[1][c1]^ha[2][c2]^hd[c3]].
-	VPERMB     640(DX), Z0, Z12
-	VPERMB     704(DX), Z1, Z13
-	VPERMB     768(DX), Z2, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z12
-	VPERMB     1280(DX), Z15, Z13
-	VPXORD     Z13, Z12, Z12
-	VMOVDQU64  1344(DX), Z13
-	VPERMI2B   1408(DX), Z13, Z12
-	VPTESTMB   Z11, Z12, K5
-	KANDQ      K4, K5, K4
+	// The quadruple (c0, c1, c2, c3) in quad.
+	QUAD
+	KANDQ     K4, K5, K4
 	KMOVQ     K4, AX
 	MOVQ      AX, 16(DI)
 

@@ -18,8 +18,9 @@ import (
 // [KeyRules.pass], as before. The bitmaps over-approximate the keyword
 // starts (1.5 % of the positions of our benign paragraph pass them, 3.3 %
 // without the fourth byte, against 1 % for tri and long) and never reject
-// a position where a keyword starts, so the positions the automaton starts from are the
-// keyword starts the scalar filter lets through, less its hash collisions.
+// a position where a keyword starts, so the positions the automaton
+// starts from are the keyword starts the scalar filter lets through, less
+// its hash collisions.
 
 // keyVecTables is the data of the vector filter, laid out for
 // keyFilterAVX512: code maps a byte's low seven bits to its code (bytes >=
@@ -31,15 +32,15 @@ import (
 // m1; b&7 for m2) of byte ha[0][a]^ha[1][b]^ha[2][c] (hb for m2), the
 // tables ha and hb holding random seven-bit values (tabulation hashing).
 //
-// The key rules' kernel also tests the fourth byte (the injection
-// anchors' leave these empty): quad is a bitmap of code quadruples
+// The kernels also test the fourth byte (the injection anchors' tables
+// leave any3 empty): quad is a bitmap of code quadruples
 // (a, b, c, d) of the keywords' first four bytes, hashed, bit d&7 of byte
 // ha[0][a]^ha[1][b]^ha[2][c]^hd[d]; any3 is a bitmap of the code triples
 // that any fourth byte may follow (those of the keywords of two or three
-// bytes), bit c&7 of byte (hb[0][a]^hb[1][b]^hb[2][c])&63. A position passes
-// when its quadruple is in quad or its triple in any3: in English prose
-// a third of the positions that pass the five bitmaps pass these too
-// ("mail" of "mailgun" does, "main" does not).
+// bytes), bit c&7 of byte (hb[0][a]^hb[1][b]^hb[2][c])&63. A position
+// passes when its quadruple is in quad or its triple in any3: of the
+// positions of our benign paragraph that pass the five bitmaps, a little
+// over half pass these too ("mail" of "mailgun" does, "main" does not).
 type keyVecTables struct {
 	code       [128]byte
 	b1, b2, b3 [128]byte
@@ -72,10 +73,9 @@ func newKeyVecTables(cls *[256]uint8, keywords []string, wordStart func(string) 
 		x, y, z := keyCode(cls, a), keyCode(cls, b), keyCode(cls, c)
 		t.add(x, y, z)
 		if len(kw) >= 4 && a == kw[0] && b == kw[1] && c == kw[2] {
-			d := keyCode(cls, kw[3])
-			t.quad[t.ha[0][x]^t.ha[1][y]^t.ha[2][z]^t.hd[d]] |= 1 << (d & 7)
+			t.addQuad(x, y, z, keyCode(cls, kw[3]))
 		} else {
-			t.any3[(t.hb[0][x]^t.hb[1][y]^t.hb[2][z])&63] |= 1 << (z & 7)
+			t.any3[t.hashB(x, y, z)&63] |= 1 << (z & 7)
 		}
 	})
 	if !ok {
@@ -111,8 +111,21 @@ func (t *keyVecTables) add(x, y, z byte) {
 	pairSet(&t.b1, x, y)
 	pairSet(&t.b2, y, z)
 	pairSet(&t.b3, x, z)
-	t.m1[t.ha[0][x]^t.ha[1][y]^t.ha[2][z]] |= 1 << (z & 7)
-	t.m2[t.hb[0][x]^t.hb[1][y]^t.hb[2][z]] |= 1 << (y & 7)
+	t.m1[t.hashA(x, y, z)] |= 1 << (z & 7)
+	t.m2[t.hashB(x, y, z)] |= 1 << (y & 7)
+}
+
+// hashA and hashB are the two hashes of a code triple (the indexes into
+// m1 and m2).
+func (t *keyVecTables) hashA(a, b, c byte) byte { return t.ha[0][a] ^ t.ha[1][b] ^ t.ha[2][c] }
+func (t *keyVecTables) hashB(a, b, c byte) byte { return t.hb[0][a] ^ t.hb[1][b] ^ t.hb[2][c] }
+
+// addQuad lets the code quadruple (a, b, c, d) pass quad.
+func (t *keyVecTables) addQuad(a, b, c, d byte) { t.quad[t.hashA(a, b, c)^t.hd[d]] |= 1 << (d & 7) }
+
+// hasQuad reports whether the code quadruple (a, b, c, d) passes quad.
+func (t *keyVecTables) hasQuad(a, b, c, d byte) bool {
+	return t.quad[t.hashA(a, b, c)^t.hd[d]]&(1<<(d&7)) != 0
 }
 
 // keyCode is the five-bit code of c in the vector filter.
@@ -131,12 +144,11 @@ func keyCode(cls *[256]uint8, c byte) byte {
 }
 
 // pass reports whether the position p passes the key rules' vector
-// filter, as keyFilterAVX512 computes it; p+3 < len(text). It is the reference the kernel is
-// tested against.
+// filter, as keyFilterAVX512 computes it; p+3 < len(text). It is the
+// reference the kernel is tested against.
 func (t *keyVecTables) pass(text string, p int) bool {
 	a, b, c, d := t.codeOf(text[p]), t.codeOf(text[p+1]), t.codeOf(text[p+2]), t.codeOf(text[p+3])
-	return t.passes(a, b, c) && (t.quad[t.ha[0][a]^t.ha[1][b]^t.ha[2][c]^t.hd[d]]&(1<<(d&7)) != 0 ||
-		t.any3[(t.hb[0][a]^t.hb[1][b]^t.hb[2][c])&63]&(1<<(c&7)) != 0)
+	return t.passes(a, b, c) && (t.hasQuad(a, b, c, d) || t.any3[t.hashB(a, b, c)&63]&(1<<(c&7)) != 0)
 }
 
 // codeOf is the code of any byte, as the kernels compute it: bytes >=
@@ -152,8 +164,7 @@ func (t *keyVecTables) codeOf(c byte) byte {
 // kernels' FILTER5).
 func (t *keyVecTables) passes(a, b, c byte) bool {
 	return pairHas(&t.b1, a, b) && pairHas(&t.b2, b, c) && pairHas(&t.b3, a, c) &&
-		t.m1[t.ha[0][a]^t.ha[1][b]^t.ha[2][c]]&(1<<(c&7)) != 0 &&
-		t.m2[t.hb[0][a]^t.hb[1][b]^t.hb[2][c]]&(1<<(b&7)) != 0
+		t.m1[t.hashA(a, b, c)]&(1<<(c&7)) != 0 && t.m2[t.hashB(a, b, c)]&(1<<(b&7)) != 0
 }
 
 // pairHas reports whether the pair bitmap m holds the codes (a, b): bit

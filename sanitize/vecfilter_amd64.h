@@ -31,8 +31,9 @@
 // pass the five bitmaps: the pairs (c0, c1), (c1, c2) and (c0, c2) in b1,
 // b2 and b3, bit c&7 of byte a<<2|b>>3; the triple hashed into m1 by
 // ha[0][c0]^ha[1][c1]^ha[2][c2], bit c2&7, and into m2 by the hb tables,
-// bit c1&7. It leaves Z0 to Z2 as they were, 1<<(c1&7) in Z6 and
-// 1<<(c2&7) in Z8, and uses Z3 to Z14 and K5, K6.
+// bit c1&7. It leaves Z0 to Z2 as they were, 1<<(c1&7) in Z6, 1<<(c2&7)
+// in Z8, the m1 hash in Z12 and the m2 hash in Z9 (for the fourth byte's
+// tests that follow), and uses Z3 to Z14 and K5, K6.
 #define FILTER5 \
 	VPSLLW     $2, Z0, Z3; \
 	VPSLLW     $2, Z1, Z4; \
@@ -55,13 +56,26 @@
 	VPERMB     704(DX), Z1, Z13; \
 	VPERMB     768(DX), Z2, Z14; \
 	VPTERNLOGD $0x96, Z14, Z13, Z12; \
-	VPERMI2B   Z31, Z30, Z12; \
-	VPTESTMB   Z8, Z12, K5; \
+	VMOVDQA64  Z12, Z13; \
+	VPERMI2B   Z31, Z30, Z13; \
+	VPTESTMB   Z8, Z13, K5; \
 	VPERMB     832(DX), Z0, Z9; \
 	VPERMB     896(DX), Z1, Z10; \
 	VPERMB     960(DX), Z2, Z11; \
 	VPTERNLOGD $0x96, Z11, Z10, Z9; \
-	VPERMI2B   Z19, Z18, Z9; \
-	VPTESTMB   Z6, Z9, K6; \
+	VMOVDQA64  Z9, Z10; \
+	VPERMI2B   Z19, Z18, Z10; \
+	VPTESTMB   Z6, Z10, K6; \
 	KANDQ      K4, K5, K4; \
 	KANDQ      K4, K6, K4
+
+// QUAD sets K5 to the positions whose codes c0 to c3 (c3 in Z15) pass
+// quad: bit c3&7 of quad[m1 hash ^ hd[c3]], the m1 hash in Z12 as FILTER5
+// leaves it. It leaves 1<<(c3&7) in Z14 and uses Z12, Z13.
+#define QUAD \
+	VPERMB    1280(DX), Z15, Z13; \
+	VPXORD    Z13, Z12, Z12; \
+	VMOVDQU64 1344(DX), Z13; \
+	VPERMI2B  1408(DX), Z13, Z12; \
+	VPERMB    Z29, Z15, Z14; \
+	VPTESTMB  Z14, Z12, K5
