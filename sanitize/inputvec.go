@@ -280,9 +280,9 @@ func (p *pass) runVec(text string, t *inVecTables) {
 // is a letter or digit). The words of all the window's blocks are tested
 // here, ahead of the event loop and independently of each other, so that
 // the processor overlaps the tests (in the event loop, each waited on the
-// one before); a word that an encoded run skips is tested for nothing.
+// one before); the few words an encoded run then skips are tested in vain.
 func injCands(text string, w, nb, need int, m *[inVecWindow/64 + 1][3]uint64, carry uint64) uint64 {
-	for b := range nb { // no branch: the blocks' masks are worked out side by side
+	for b := range nb { // no branch on the text: the blocks' masks are worked out side by side
 		a := m[b][0]
 		var next uint64
 		if b+1 < need {
