@@ -460,7 +460,8 @@ func injNextWord(text string, pos int) (s, e int, stop bool) {
 // (the words of injNextWord) over text[base:base+64*n], one bit a
 // position, zero past the text's end, so that the rules' look ahead over
 // the next few words (find, anyBetween, nextIs) jumps from word to word
-// with bit operations instead of reading every byte. It is empty (n == 0)
+// with bit operations instead of reading every byte, and the vector pass
+// finds the ends of the words it hands them (end). It is empty (n == 0)
 // outside the vector pass, and for any other text (the folded text).
 //
 // spec is the mask of the bytes the pass dispatches on, every byte >= 0x80
@@ -538,6 +539,28 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 	return hit&1 == 0 && !w.specIn(pos, e+1)
 }
 
+// end returns the end of the word of ASCII letters and digits that
+// starts at s, a position the masks cover: from the masks while they
+// reach (zero past the text's end), then from the text.
+func (w *injWordMasks) end(text string, s int) int {
+	off := s - w.base
+	b := off >> 6
+	if na := ^w.a[b] >> (off & 63); na != 0 {
+		return s + bits.TrailingZeros64(na)
+	}
+	e := w.base + (b+1)<<6
+	for b++; b < w.n; b++ {
+		if na := ^w.a[b]; na != 0 {
+			return e + bits.TrailingZeros64(na)
+		}
+		e += 64
+	}
+	for e < len(text) && injAlnum(text[e]) {
+		e++
+	}
+	return e
+}
+
 // load takes the letter and dispatch masks of the n blocks of text from
 // base that the vector pass's kernel put in m.
 func (w *injWordMasks) load(text string, base, n int, m *[inVecWindow/64 + 1][3]uint64) {
@@ -607,21 +630,7 @@ func (st *injState) nextWord(text string, pos int) (s, e int, stop bool) {
 			return injNextWord(text, pos)
 		}
 	}
-	if na := ^w.a[b] >> ((s - w.base) & 63); na != 0 {
-		e = s + bits.TrailingZeros64(na)
-	} else {
-		e = w.base + (b+1)<<6
-		for {
-			if b++; b == w.n {
-				return injNextWord(text, pos)
-			}
-			if na = ^w.a[b]; na != 0 {
-				e += bits.TrailingZeros64(na)
-				break
-			}
-			e += 64
-		}
-	}
+	e = w.end(text, s)
 	if e < len(text) && text[e] >= utf8.RuneSelf {
 		return injNextWord(text, pos)
 	}

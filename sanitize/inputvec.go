@@ -230,11 +230,11 @@ func (p *pass) runVec(text string, t *inVecTables) {
 			p.inj.words.load(text, w, need, &m) // the injection rules' look ahead reads them
 		}
 		if p.d != nil {
-			carry = injCands(text, w, nb, need, &m, carry)
+			carry = injCands(text, &p.inj.words, nb, &m, carry)
 		}
 		for b := range nb {
 			base := w + b<<6
-			a, spec := m[b][0], m[b][1]
+			spec := m[b][1]
 			var cand uint64 // set by injCands
 			if p.d != nil {
 				cand = m[b][2]
@@ -246,7 +246,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 				q := base + bits.TrailingZeros64(ev)
 				bit := ev & -ev
 				if cand&bit != 0 && q >= injNext {
-					injNext = p.injWord(text, q, wordEnd(text, q, base, a, b, need, &m), injNext)
+					injNext = p.injWord(text, q, p.inj.words.end(text, q), injNext)
 				}
 				if spec&bit != 0 && !idleAnchor(text, q) {
 					injNext = p.dispatch(text, q, inClass[text[q]], injNext)
@@ -273,54 +273,37 @@ func (p *pass) runVec(text string, t *inVecTables) {
 	}
 }
 
-// injCands sets m[b][2], for the nb blocks of the window from w, to the
-// starts of the words the injection rules look at: those of 16 letters or
-// digits and more, or that pass the kernel's filter and then injMay. It
-// returns the carry for the next window (whether the window's last byte
-// is a letter or digit). The words of all the window's blocks are tested
-// here, ahead of the event loop and independently of each other, so that
-// the processor overlaps the tests (in the event loop, each waited on the
-// one before); the few words an encoded run then skips are tested in vain.
-func injCands(text string, w, nb, need int, m *[inVecWindow/64 + 1][3]uint64, carry uint64) uint64 {
+// injCands sets m[b][2], for the nb blocks of the window whose masks
+// words holds, to the starts of the words the injection rules look at:
+// those of 16 letters or digits and more, or that pass the kernel's filter
+// and then injMay. It returns the carry for the next window (whether the
+// window's last byte is a letter or digit). The words of all the window's
+// blocks are tested here, ahead of the event loop and independently of
+// each other, so that the processor overlaps the tests (in the event
+// loop, each waited on the one before); the few words an encoded run then
+// skips are tested in vain.
+func injCands(text string, words *injWordMasks, nb int, m *[inVecWindow/64 + 1][3]uint64, carry uint64) uint64 {
 	for b := range nb { // no branch on the text: the blocks' masks are worked out side by side
 		a := m[b][0]
 		var next uint64
-		if b+1 < need {
+		if b+1 < words.n {
 			next = m[b+1][0]
 		}
 		m[b][2] = a &^ (a<<1 | carry) & (m[b][2] | run16(a, next))
 		carry = a >> 63
 	}
 	for b := range nb {
-		base := w + b<<6
+		base := words.base + b<<6
 		cand := m[b][2]
 		for c := cand; c != 0; c &= c - 1 {
 			q := base + bits.TrailingZeros64(c)
-			if !injMay(text, q, wordEnd(text, q, base, m[b][0], b, need, m)) {
+			if !injMay(text, q, words.end(text, q)) {
 				cand &^= c & -c
 			}
 		}
 		m[b][2] = cand
 	}
 	return carry
-}
-
-// wordEnd returns the end of the word that starts at q, in block b (at
-// base, letter mask a) of the masks m of need blocks: from the masks
-// while they reach (zero past the text's end), then from the text.
-func wordEnd(text string, q, base int, a uint64, b, need int, m *[inVecWindow/64 + 1][3]uint64) int {
-	j := q + 1
-	if na := ^a >> (q - base + 1); na != 0 {
-		return j + bits.TrailingZeros64(na)
-	}
-	j = base + 64
-	if b+1 < need {
-		j += bits.TrailingZeros64(^m[b+1][0]) // 64 when the block is all letters
-	}
-	for j < len(text) && inClass[text[j]]&kWord != 0 {
-		j++
-	}
-	return j
 }
 
 // idleAnchor reports whether text[q] is a byte only the secret rules

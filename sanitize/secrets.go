@@ -613,14 +613,23 @@ func valueEnd(text string, v int, quote byte, lim int) int {
 	return e
 }
 
-// authSchemes are the authorization schemes a value may follow.
-var authSchemes = []string{"Bearer ", "Basic ", "Token ", "token ", "bearer ", "Api-Token "}
+// authSchemes are the authorization schemes a value may follow, and
+// authFirst the bytes they start with.
+var (
+	authSchemes = []string{"Bearer ", "Basic ", "Token ", "token ", "bearer ", "Api-Token "}
+	authFirst   = func() (t [256]bool) {
+		for _, s := range authSchemes {
+			t[s[0]] = true
+		}
+		return t
+	}()
+)
 
 // authScheme returns the length of the authorization scheme s starts
 // with, or 0.
 func authScheme(s string) int {
-	if s == "" || s[0] != 'B' && s[0] != 'b' && s[0] != 'T' && s[0] != 't' && s[0] != 'A' {
-		return 0 // what every scheme starts with
+	if s == "" || !authFirst[s[0]] {
+		return 0
 	}
 	for _, scheme := range authSchemes {
 		if strings.HasPrefix(s, scheme) {
