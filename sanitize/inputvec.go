@@ -110,6 +110,7 @@ func newInVecTables(wide bool) *inVecTables {
 	for c := range 128 {
 		if inClass[c]&^kWord != 0 {
 			t.spec[c] = 1
+			t.code[c] |= 0x80 // the kernel's copy of spec
 			t.cls.set(&t.cls.spec, byte(c))
 		}
 		if inCode(byte(c)) != 0 {

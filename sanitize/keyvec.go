@@ -23,14 +23,21 @@ import (
 // its hash collisions.
 
 // keyVecTables is the data of the vector filter, laid out for
-// keyFilterAVX512: code maps a byte's low seven bits to its code (bytes >=
-// 0x80 are zeroed by the kernel); b1, b2 and b3 are bitmaps of code pairs
-// (a, b), bit b&7 of byte a<<2|b>>3; hi3[c] = c>>3 and bitsel[c] = 1<<(c&7)
-// for the codes c < 32.
+// keyFilterAVX512. The kernels work on a byte's code c in the form
+// y = c<<2 | c>>3 (seven bits, c < 32), which serves three lookups at
+// once: the pair bitmaps' index a<<2|b>>3 is the bits 0x7c of a's form
+// and 0x03 of b's, picked by one bitwise select; the form's low six bits
+// still tell the 32 codes apart, so tables of 64 entries are indexed by
+// them; and they hold c&7 in bits 2–4, which bitsel turns into 1<<(c&7).
+// So no code is shifted in the kernels. code maps a byte's low seven bits
+// to the form of its code (bytes >= 0x80 are zeroed by the kernel; bit 7
+// is free for a flag, see inVecTables); b1, b2 and b3 are bitmaps of code
+// pairs (a, b), bit b&7 of byte a<<2|b>>3; bitsel[y&63] = 1<<(c&7).
 //
 // m1 and m2 are bitmaps of code triples (a, b, c), hashed: bit c&7 (for
 // m1; b&7 for m2) of byte ha[0][a]^ha[1][b]^ha[2][c] (hb for m2), the
-// tables ha and hb holding random seven-bit values (tabulation hashing).
+// tables ha and hb holding random seven-bit values (tabulation hashing),
+// indexed by a code's form's low six bits (see yIndex).
 //
 // The kernels also test the fourth byte (the injection anchors' tables
 // leave any3 empty): quad is a bitmap of code quadruples
@@ -44,7 +51,6 @@ import (
 type keyVecTables struct {
 	code       [128]byte
 	b1, b2, b3 [128]byte
-	hi3        [64]byte
 	bitsel     [64]byte
 	ha, hb     [3][64]byte
 	m1, m2     [128]byte
@@ -52,6 +58,13 @@ type keyVecTables struct {
 	quad       [128]byte
 	any3       [64]byte
 }
+
+// yForm is the form of the code c (< 32) in keyVecTables.code.
+func yForm(c byte) byte { return c<<2 | c>>3 }
+
+// yIndex is the index of the code c (< 32) in the tables of 64 entries:
+// its form's low six bits.
+func yIndex(c byte) byte { return yForm(c) & 63 }
 
 // Codes of keyVecTables.code.
 const (
@@ -88,21 +101,26 @@ func newKeyVecTables(cls *[256]uint8, keywords []string, wordStart func(string) 
 // bitmaps are empty.
 func (t *keyVecTables) init(code func(byte) byte) {
 	for c := range 128 {
-		t.code[c] = code(byte(c))
+		t.code[c] = yForm(code(byte(c)))
 	}
-	for c := range 32 {
-		t.hi3[c] = byte(c >> 3)
-		t.bitsel[c] = 1 << (c & 7)
+	for i := range 64 {
+		t.bitsel[i] = 1 << (i >> 2 & 7)
 	}
 	// A fixed seed: the same tables, and so the same work, every run.
+	// (64 values a table are drawn, of which the 32 codes use 32.)
 	r := rand.New(rand.NewPCG(0x5ec0a1, 0x6b657973))
 	for i := range 3 {
-		for c := range 64 {
-			t.ha[i][c], t.hb[i][c] = byte(r.IntN(128)), byte(r.IntN(128))
+		for c := range byte(64) {
+			a, b := byte(r.IntN(128)), byte(r.IntN(128))
+			if c < 32 {
+				t.ha[i][yIndex(c)], t.hb[i][yIndex(c)] = a, b
+			}
 		}
 	}
-	for c := range 64 {
-		t.hd[c] = byte(r.IntN(128))
+	for c := range byte(64) {
+		if d := byte(r.IntN(128)); c < 32 {
+			t.hd[yIndex(c)] = d
+		}
 	}
 }
 
@@ -117,15 +135,21 @@ func (t *keyVecTables) add(x, y, z byte) {
 
 // hashA and hashB are the two hashes of a code triple (the indexes into
 // m1 and m2).
-func (t *keyVecTables) hashA(a, b, c byte) byte { return t.ha[0][a] ^ t.ha[1][b] ^ t.ha[2][c] }
-func (t *keyVecTables) hashB(a, b, c byte) byte { return t.hb[0][a] ^ t.hb[1][b] ^ t.hb[2][c] }
+func (t *keyVecTables) hashA(a, b, c byte) byte {
+	return t.ha[0][yIndex(a)] ^ t.ha[1][yIndex(b)] ^ t.ha[2][yIndex(c)]
+}
+func (t *keyVecTables) hashB(a, b, c byte) byte {
+	return t.hb[0][yIndex(a)] ^ t.hb[1][yIndex(b)] ^ t.hb[2][yIndex(c)]
+}
 
 // addQuad lets the code quadruple (a, b, c, d) pass quad.
-func (t *keyVecTables) addQuad(a, b, c, d byte) { t.quad[t.hashA(a, b, c)^t.hd[d]] |= 1 << (d & 7) }
+func (t *keyVecTables) addQuad(a, b, c, d byte) {
+	t.quad[t.hashA(a, b, c)^t.hd[yIndex(d)]] |= 1 << (d & 7)
+}
 
 // hasQuad reports whether the code quadruple (a, b, c, d) passes quad.
 func (t *keyVecTables) hasQuad(a, b, c, d byte) bool {
-	return t.quad[t.hashA(a, b, c)^t.hd[d]]&(1<<(d&7)) != 0
+	return t.quad[t.hashA(a, b, c)^t.hd[yIndex(d)]]&(1<<(d&7)) != 0
 }
 
 // keyCode is the five-bit code of c in the vector filter.
@@ -157,7 +181,7 @@ func (t *keyVecTables) codeOf(c byte) byte {
 	if c >= 0x80 {
 		return 0
 	}
-	return t.code[c]
+	return t.code[c] & 0x7f >> 2
 }
 
 // passes reports whether the codes a, b, c pass the five bitmaps (the

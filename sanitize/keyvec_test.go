@@ -210,10 +210,10 @@ func TestKeyVecLayout(t *testing.T) {
 		got, want uintptr
 	}{
 		{"b1", unsafe.Offsetof(v.b1), 128}, {"b2", unsafe.Offsetof(v.b2), 256}, {"b3", unsafe.Offsetof(v.b3), 384},
-		{"hi3", unsafe.Offsetof(v.hi3), 512}, {"bitsel", unsafe.Offsetof(v.bitsel), 576},
-		{"ha", unsafe.Offsetof(v.ha), 640}, {"hb", unsafe.Offsetof(v.hb), 832},
-		{"m1", unsafe.Offsetof(v.m1), 1024}, {"m2", unsafe.Offsetof(v.m2), 1152},
-		{"hd", unsafe.Offsetof(v.hd), 1280}, {"quad", unsafe.Offsetof(v.quad), 1344}, {"any3", unsafe.Offsetof(v.any3), 1472},
+		{"bitsel", unsafe.Offsetof(v.bitsel), 512},
+		{"ha", unsafe.Offsetof(v.ha), 576}, {"hb", unsafe.Offsetof(v.hb), 768},
+		{"m1", unsafe.Offsetof(v.m1), 960}, {"m2", unsafe.Offsetof(v.m2), 1088},
+		{"hd", unsafe.Offsetof(v.hd), 1216}, {"quad", unsafe.Offsetof(v.quad), 1280}, {"any3", unsafe.Offsetof(v.any3), 1408},
 	} {
 		if c.got != c.want {
 			t.Errorf("offset of %s = %d, the kernel reads %d", c.name, c.got, c.want)
