@@ -290,7 +290,7 @@ var (
 		"overridden", "superseded", "wrong", "irrelevant", "fake", "replaced", "deprecated", "over",
 	)
 	injNew         = []string{"new", "updated", "real", "actual", "true", "revised", "secret", "hidden", "reprogramming"}
-	injExtractNoun = injMkVecSet(
+	injExtractNoun = injMkFilteredSet(
 		"instruction*", "prompt*", "directive*", "guideline*", "rules", "parameters", "configuration",
 		"programming", "preprompt", "pre-prompt", "exemplars",
 	)
@@ -317,6 +317,9 @@ type injSet struct {
 	// ascii01[w[0]&31] has bit w[1]&31 and ascii12[w[1]&31] bit w[2]&31.
 	vec              bool
 	ascii01, ascii12 [32]uint32
+	// filtered: vec, and every ASCII word in the set has its start in
+	// the pass masks of injWordMasks (see injMkFilteredSet).
+	filtered bool
 }
 
 type injSetWord struct {
@@ -357,6 +360,21 @@ func injMkVecSet(words ...string) *injSet {
 			set.ascii12[e.w[1]&31] |= 1 << (e.w[2] & 31)
 		}
 	}
+	return set
+}
+
+// injFilteredSets are the sets made by injMkFilteredSet, whose entries
+// the vector pass's filter lets through (see inFilterWords).
+var injFilteredSets = []*injSet{injExtractNoun}
+
+// injMkFilteredSet is injMkVecSet for a set looked for after a common word
+// ("what" looks six words on for injExtractNoun): the vector pass's
+// kernels also let its entries' starts through (when the set is in
+// injFilteredSets), so that injWordMasks.none tests only the words whose
+// starts they pass.
+func injMkFilteredSet(words ...string) *injSet {
+	set := injMkVecSet(words...)
+	set.filtered = set.vec
 	return set
 }
 
@@ -465,22 +483,24 @@ func injNextWord(text string, pos int) (s, e int, stop bool) {
 // outside the vector pass, and for any other text (the folded text).
 //
 // spec is the mask of the bytes the pass dispatches on, every byte >= 0x80
-// among them.
+// among them; pass that of the positions the kernel's filter lets through
+// (see inFilterWords).
 type injWordMasks struct {
-	text    string
-	base, n int
-	a, spec [inVecWindow/64 + 1]uint64
+	text          string
+	base, n       int
+	a, spec, pass [inVecWindow/64 + 1]uint64
 }
 
 // none reports that none of the max words after pos is in set (made by
 // injMkVecSet), from the masks and the words' first three bytes against
-// set's ASCII pair rows, without a branch that depends on the words. It
-// answers only where the words are injNextWord's: no byte the pass
-// dispatches on (which every byte >= 0x80 is) lies from pos to just after
-// the last of them, so that no Unicode letter joins or splits a word and
-// the words are ASCII. A sentence end among them does not matter: find
-// would stop sooner, and none of the words is in set either way. It
-// returns false where it cannot tell.
+// set's ASCII pair rows, without a branch that depends on the words (of a
+// set made by injMkFilteredSet, only the words whose starts are in pass
+// are tested: mostly none). It answers only where the words are
+// injNextWord's: no byte the pass dispatches on (which every byte >= 0x80
+// is) lies from pos to just after the last of them, so that no Unicode
+// letter joins or splits a word and the words are ASCII. A sentence end
+// among them does not matter: find would stop sooner, and none of the
+// words is in set either way. It returns false where it cannot tell.
 func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 	off, ok := w.covers(text, pos)
 	if !ok {
@@ -502,24 +522,9 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 	if b+1 >= w.n {
 		eHi = 0 // the next block is not in the masks: its ends are not known
 	}
-	var hit uint32
-	for range max {
-		var s int
-		if sLo != 0 {
-			s = base + bits.TrailingZeros64(sLo)
-			sLo &= sLo - 1
-		} else if sHi != 0 {
-			s = base + 64 + bits.TrailingZeros64(sHi)
-			sHi &= sHi - 1
-		} else {
-			return false
-		}
-		if s+2 >= len(text) {
-			return false
-		}
-		hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
-	}
-	// The end of the last word: the max-th end after pos.
+	// The end of the last word: the max-th end after pos. As a word
+	// starts before each end, the words that start from pos up to it are
+	// the max words.
 	for range max - 1 {
 		if eLo != 0 {
 			eLo &= eLo - 1
@@ -527,16 +532,40 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 			eHi &= eHi - 1
 		}
 	}
-	var e int
+	var e uint
 	switch {
 	case eLo != 0:
-		e = base + bits.TrailingZeros64(eLo)
+		e = uint(bits.TrailingZeros64(eLo))
+		sLo &= 1<<e - 1
+		sHi = 0
 	case eHi != 0:
-		e = base + 64 + bits.TrailingZeros64(eHi)
+		e = 64 + uint(bits.TrailingZeros64(eHi))
+		sHi &= 1<<(e-64) - 1
 	default:
 		return false
 	}
-	return hit&1 == 0 && !w.specIn(pos, e+1)
+	if set.filtered {
+		sLo &= w.pass[b]
+		if sHi != 0 {
+			sHi &= w.pass[b+1]
+		}
+	}
+	var hit uint32
+	for ; sLo != 0; sLo &= sLo - 1 {
+		s := base + bits.TrailingZeros64(sLo)
+		if s+2 >= len(text) {
+			return false
+		}
+		hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
+	}
+	for ; sHi != 0; sHi &= sHi - 1 {
+		s := base + 64 + bits.TrailingZeros64(sHi)
+		if s+2 >= len(text) {
+			return false
+		}
+		hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
+	}
+	return hit&1 == 0 && !w.specIn(pos, base+int(e)+1)
 }
 
 // end returns the end of the word of ASCII letters and digits that
@@ -561,12 +590,12 @@ func (w *injWordMasks) end(text string, s int) int {
 	return e
 }
 
-// load takes the letter and dispatch masks of the n blocks of text from
+// load takes the letter, dispatch and pass masks of the n blocks of text from
 // base that the vector pass's kernel put in m.
 func (w *injWordMasks) load(text string, base, n int, m *[inVecWindow/64 + 1][3]uint64) {
 	w.text, w.base, w.n = text, base, n
 	for b := range n {
-		w.a[b], w.spec[b] = m[b][0], m[b][1]
+		w.a[b], w.spec[b], w.pass[b] = m[b][0], m[b][1], m[b][2]
 	}
 }
 

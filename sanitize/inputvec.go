@@ -2,7 +2,9 @@ package sanitize
 
 import (
 	"math/bits"
+	"strings"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -74,9 +76,9 @@ func newInVecTables(wide bool) *inVecTables {
 			nonWord.add(byte(c))
 		}
 	}
-	lits := make([]nibLiteral, len(injAnchors))
-	for i, a := range injAnchors {
-		w := a.word
+	var lits []nibLiteral
+	for _, fw := range inFilterWords() {
+		w := fw.word
 		var c, d byte // a word ends at a byte of code 0
 		if len(w) > 2 {
 			c = inCode(w[2])
@@ -86,8 +88,10 @@ func newInVecTables(wide bool) *inVecTables {
 		}
 		a, b := inCode(w[0]), inCode(w[1])
 		t.add(a, b, c)
-		if len(w) == 2 {
-			for x := range byte(32) { // the byte after the end: any
+		if len(w) == 2 || len(w) == 3 && fw.prefix {
+			// The byte after the end (after the third byte of a prefix):
+			// any.
+			for x := range byte(32) {
 				pairSet(&t.b4, c, x)
 				t.addQuad(a, b, c, x)
 			}
@@ -95,16 +99,18 @@ func newInVecTables(wide bool) *inVecTables {
 			pairSet(&t.b4, c, d)
 			t.addQuad(a, b, c, d)
 		}
+		var lit nibLiteral
 		for k := range nibOffsets {
 			switch {
 			case k < len(w) && inCode(w[k]) != 0:
-				lits[i][k].addFolded(w[k])
-			case k <= len(w):
-				lits[i][k] = nonWord
+				lit[k].addFolded(w[k])
+			case k <= len(w) && !fw.prefix:
+				lit[k] = nonWord
 			default:
-				lits[i][k] = anyByte
+				lit[k] = anyByte
 			}
 		}
+		lits = append(lits, lit)
 	}
 	t.anchors = *newNibTables(lits, nibOffsets)
 	for c := range 128 {
@@ -121,6 +127,36 @@ func newInVecTables(wide bool) *inVecTables {
 		t.cls.bitsel[h], t.cls.bitsel[h+16] = 1<<h, 1<<h
 	}
 	return t
+}
+
+// inFilterWord is a word whose starts the vector pass's kernels must let
+// through: an injection anchor, or an entry of a set of injFilteredSets,
+// which may be a prefix (of three letters or digits or more).
+type inFilterWord struct {
+	word   string
+	prefix bool
+}
+
+// inFilterWords returns the words the kernels' filter is built from: the
+// injection anchors, and the entries of injFilteredSets made only of
+// ASCII letters and digits (no other entry can be an ASCII word of the
+// vector pass's masks, see injWordMasks.none).
+func inFilterWords() []inFilterWord {
+	var ws []inFilterWord
+	for _, a := range injAnchors {
+		ws = append(ws, inFilterWord{word: a.word})
+	}
+	for _, set := range injFilteredSets {
+		for _, e := range set.words {
+			if strings.IndexFunc(e.w, func(r rune) bool { return r >= utf8.RuneSelf || !isAlnum(byte(r)) }) < 0 {
+				if e.prefix && len(e.w) < 3 {
+					panic("sanitize: a filtered set's prefix entry of fewer than three bytes: " + e.w)
+				}
+				ws = append(ws, inFilterWord{word: e.w, prefix: e.prefix})
+			}
+		}
+	}
+	return ws
 }
 
 // inCode is the five-bit code of c in inVecTables: ASCII letters, folded,
