@@ -212,6 +212,19 @@ func injPack(w string) (lo, hi uint64) {
 	return lo, hi
 }
 
+// injPackAt is injPack(text[i:j]) (j-i <= 16), from eight-byte loads
+// where the text holds them.
+func injPackAt(text string, i, j int) (lo, hi uint64) {
+	n := j - i
+	switch {
+	case n <= 8 && i+8 <= len(text):
+		return (le64(text, i) | keyFold) & (^uint64(0) >> (64 - 8*n)), 0
+	case n > 8 && i+16 <= len(text):
+		return le64(text, i) | keyFold, (le64(text, i+8) | keyFold) & (^uint64(0) >> (128 - 8*n))
+	}
+	return injPack(text[i:j])
+}
+
 func buildInjTable() *injTable {
 	t := new(injTable)
 	if len(injAnchors) > 256 {
@@ -250,7 +263,17 @@ func (t *injTable) lookup(text string, i, j int) int {
 	if t.bloom[h>>6]&(1<<(h&63)) == 0 {
 		return -1
 	}
-	lo, hi := injPack(text[i:j])
+	return t.slotOf(text, i, j)
+}
+
+// slotOf is lookup without the Bloom filter, for a word that injMay let
+// through (the pass tests the filter before it hands a word on).
+func (t *injTable) slotOf(text string, i, j int) int {
+	n := j - i
+	if n < 2 || n > injMaxWord {
+		return -1
+	}
+	lo, hi := injPackAt(text, i, j)
 	for s := injSlotHash(lo, hi, n); ; s = (s + 1) & (injSlots - 1) {
 		sl := &t.slot[s]
 		if sl.id == 0 {

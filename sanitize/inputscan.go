@@ -341,7 +341,7 @@ func injMay(text string, i, j int) bool {
 	return injTab.bloom[h>>6]&(1<<(h&63)) != 0
 }
 
-// injWord runs the injection rules on the word text[i:j] that injMay lets
+// injWord runs the injection rules on the word text[i:j] that injMay let
 // through, and returns where they next look (injNext, or past an encoded
 // run).
 func (p *pass) injWord(text string, i, j, injNext int) int {
@@ -350,7 +350,7 @@ func (p *pass) injWord(text string, i, j, injNext int) int {
 			return e
 		}
 	}
-	if id := injTab.lookup(text, i, j); id >= 0 {
+	if id := injTab.slotOf(text, i, j); id >= 0 {
 		p.d.word(p.inj, text, i, j, id, p.depth)
 	}
 	return injNext
