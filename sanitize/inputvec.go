@@ -30,17 +30,21 @@ import (
 // findings are the same; tests compare the two. The injection rules' look
 // ahead reads the window's masks too (see injWordMasks).
 
-// inVecTables is the data of inMasksAVX512: the five bitmaps of the
-// injection anchors' first three bytes, under the codes of inCode (a
-// word ends at a byte of code 0: a two-byte anchor has code 0 third), b4,
-// the bitmap of their third and fourth bytes (laid out as keyVecTables'
-// pair bitmaps), keyVecTables' quad holding their first four bytes (any
-// fourth after a two-byte anchor), hashed as for the key rules, and spec,
-// nonzero for the ASCII bytes the combined pass dispatches on. Of the
-// words of our benign paragraph that start as an anchor may, half are
+// inVecTables is the data of inMasksAVX512: the three pair bitmaps of
+// the injection anchors' first three bytes (see inFilterWords), under the
+// codes of inCode (a word ends at a byte of code 0: a two-byte anchor has
+// code 0 third), b4, the bitmap of their third and fourth bytes (laid out
+// as keyVecTables' pair bitmaps), keyVecTables' quad holding their first
+// four bytes (any fourth after a two-byte anchor), hashed as for the key
+// rules, and spec, nonzero for the ASCII bytes the combined pass
+// dispatches on (the kernel reads it as bit 7 of code). The triple's
+// hashed bitmaps m1 and m2 are filled but not read: after quad they
+// turned down no word of our benign paragraph and 0.7 % of those of the
+// data sets' prompts, for five of the kernel's instructions a block. Of
+// the words of our benign paragraph that start as an anchor may, half are
 // anchors ("what", "two") and the rest are let through only by the
-// hashes and the pairs; quad turns down all but "shows" of those
-// ("changes", "review", "short", "report"). inMasksAVX2 reads anchors,
+// pairs; quad turns down all but "shows" of those ("changes", "review",
+// "short", "report"). inMasksAVX2 reads anchors,
 // the nibble filter of the anchors' first four bytes (a word's end as any
 // byte but an ASCII letter or digit), and cls, which classifies bytes as
 // inMasksAVX512 does; wide tells which kernel runs.
@@ -215,7 +219,7 @@ func (t *inVecTables) masks(text string, base int) (alnum, spec, pass uint64) {
 		if c >= 0x80 || t.spec[c] != 0 {
 			spec |= 1 << i
 		}
-		if t.wide && t.passes(a, b, d) && pairHas(&t.b4, d, e) && t.hasQuad(a, b, d, e) ||
+		if t.wide && t.passesPairs(a, b, d) && pairHas(&t.b4, d, e) && t.hasQuad(a, b, d, e) ||
 			!t.wide && t.anchors.match([nibOffsets]byte{c, at(p + 1), at(p + 2), at(p + 3)}) != 0 {
 			pass |= 1 << i
 		}

@@ -187,8 +187,14 @@ func (t *keyVecTables) codeOf(c byte) byte {
 // passes reports whether the codes a, b, c pass the five bitmaps (the
 // kernels' FILTER5).
 func (t *keyVecTables) passes(a, b, c byte) bool {
-	return pairHas(&t.b1, a, b) && pairHas(&t.b2, b, c) && pairHas(&t.b3, a, c) &&
+	return t.passesPairs(a, b, c) &&
 		t.m1[t.hashA(a, b, c)]&(1<<(c&7)) != 0 && t.m2[t.hashB(a, b, c)]&(1<<(b&7)) != 0
+}
+
+// passesPairs reports whether the codes a, b, c pass the three pair
+// bitmaps (the kernels' PAIRS3).
+func (t *keyVecTables) passesPairs(a, b, c byte) bool {
+	return pairHas(&t.b1, a, b) && pairHas(&t.b2, b, c) && pairHas(&t.b3, a, c)
 }
 
 // pairHas reports whether the pair bitmap m holds the codes (a, b): bit
