@@ -505,13 +505,16 @@ func injNextWord(text string, pos int) (s, e int, stop bool) {
 // finds the ends of the words it hands them (end). It is empty (n == 0)
 // outside the vector pass, and for any other text (the folded text).
 //
-// spec is the mask of the bytes the pass dispatches on, every byte >= 0x80
-// among them; pass that of the positions the kernel's filter lets through
-// (see inFilterWords).
+// m[b] holds the masks of block b as the kernel writes them (see
+// inVecTables.inMasks), each a bit a position: the letters and digits;
+// the bytes the pass dispatches on, every byte >= 0x80 among them; and
+// the positions the kernel's filter lets through (see inFilterWords). The
+// vector pass has the kernel write them here, so they are neither copied
+// nor zeroed a second time.
 type injWordMasks struct {
-	text          string
-	base, n       int
-	a, spec, pass [inVecWindow/64 + 1]uint64
+	text    string
+	base, n int
+	m       inVecMasks
 }
 
 // none reports that none of the max words after pos is in set (made by
@@ -534,9 +537,9 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 	// loads do not wait on one another.
 	b, o := off>>6, uint(off&63)
 	base := w.base + b<<6
-	lo, hi := w.a[b], uint64(0)
+	lo, hi := w.m[b][0], uint64(0)
 	if b+1 < w.n {
-		hi = w.a[b+1]
+		hi = w.m[b+1][0]
 	}
 	sLo := (lo&^(lo<<1) | lo&(1<<o)) &^ (1<<o - 1) // a word starts at pos if a letter is there
 	sHi := hi &^ (hi<<1 | lo>>63)
@@ -568,9 +571,9 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 		return false
 	}
 	if set.filtered {
-		sLo &= w.pass[b]
+		sLo &= w.m[b][2]
 		if sHi != 0 {
-			sHi &= w.pass[b+1]
+			sHi &= w.m[b+1][2]
 		}
 	}
 	var hit uint32
@@ -597,12 +600,12 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 func (w *injWordMasks) end(text string, s int) int {
 	off := s - w.base
 	b := off >> 6
-	if na := ^w.a[b] >> (off & 63); na != 0 {
+	if na := ^w.m[b][0] >> (off & 63); na != 0 {
 		return s + bits.TrailingZeros64(na)
 	}
 	e := w.base + (b+1)<<6
 	for b++; b < w.n; b++ {
-		if na := ^w.a[b]; na != 0 {
+		if na := ^w.m[b][0]; na != 0 {
 			return e + bits.TrailingZeros64(na)
 		}
 		e += 64
@@ -613,13 +616,10 @@ func (w *injWordMasks) end(text string, s int) int {
 	return e
 }
 
-// load takes the letter, dispatch and pass masks of the n blocks of text from
-// base that the vector pass's kernel put in m.
-func (w *injWordMasks) load(text string, base, n int, m *[inVecWindow/64 + 1][3]uint64) {
+// use says that m holds the masks of the n blocks of text from base,
+// which the vector pass's kernel has just written there.
+func (w *injWordMasks) use(text string, base, n int) {
 	w.text, w.base, w.n = text, base, n
-	for b := range n {
-		w.a[b], w.spec[b], w.pass[b] = m[b][0], m[b][1], m[b][2]
-	}
 }
 
 // covers reports whether the masks are of text and hold position pos,
@@ -634,7 +634,7 @@ func (w *injWordMasks) covers(text string, pos int) (off int, ok bool) {
 func (w *injWordMasks) specIn(from, to int) bool {
 	for from < to {
 		b, o := (from-w.base)>>6, (from-w.base)&63
-		m := w.spec[b] >> o
+		m := w.m[b][1] >> o
 		if n := to - from; n < 64-o {
 			m &= 1<<n - 1
 		}
@@ -669,12 +669,12 @@ func (st *injState) nextWord(text string, pos int) (s, e int, stop bool) {
 		return injNextWord(text, pos)
 	}
 	b := off >> 6
-	m := w.a[b] &^ (1<<(off&63) - 1)
+	m := w.m[b][0] &^ (1<<(off&63) - 1)
 	for m == 0 {
 		if b++; b == w.n {
 			return injNextWord(text, pos)
 		}
-		m = w.a[b]
+		m = w.m[b][0]
 	}
 	s = w.base + b<<6 + bits.TrailingZeros64(m)
 	for k := pos; k < s; k++ {

@@ -174,6 +174,10 @@ func inCode(c byte) byte {
 // chunk the key rules run ahead by.
 const inVecWindow = keyChunk
 
+// inVecMasks holds the masks of the blocks of a window and the block
+// after it, as inVecTables.inMasks writes them.
+type inVecMasks = [inVecWindow/64 + 1][3]uint64
+
 // inMasks fills m[0:blocks] with the masks of the blocks of 64 positions
 // from w. A block whose positions and three bytes after are not all in the
 // text is classified from a copy padded with zero bytes (code 0: the end
@@ -252,7 +256,9 @@ func run16(lo, hi uint64) uint64 {
 // runVec is [pass.run] with the vector classifier t.
 func (p *pass) runVec(text string, t *inVecTables) {
 	n := len(text)
-	var m [inVecWindow/64 + 1][3]uint64
+	words := &p.inj.words // the injection rules' look ahead reads the masks too
+	m := &words.m
+	var cands [inVecWindow / 64]uint64
 	injNext := 0 // the injection rules skip what an encoded run covered
 	var carry uint64
 	for w := 0; w < n; w += inVecWindow {
@@ -266,19 +272,17 @@ func (p *pass) runVec(text string, t *inVecTables) {
 		if end < n {
 			need++ // the next block's letters, for the words that cross into it
 		}
-		t.inMasks(text, w, need, &m)
-		if p.inj != nil {
-			p.inj.words.load(text, w, need, &m) // the injection rules' look ahead reads them
-		}
+		t.inMasks(text, w, need, m)
+		words.use(text, w, need)
 		if p.d != nil {
-			carry = injCands(text, &p.inj.words, nb, &m, carry)
+			carry = injCands(text, words, nb, &cands, carry)
 		}
 		for b := range nb {
 			base := w + b<<6
 			spec := m[b][1]
 			var cand uint64 // set by injCands
 			if p.d != nil {
-				cand = m[b][2]
+				cand = cands[b]
 			}
 			if d := p.hiEnd - base; d > 0 { // bytes >= 0x80 taken in a run
 				spec &^= lowBits(d)
@@ -287,7 +291,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 				q := base + bits.TrailingZeros64(ev)
 				bit := ev & -ev
 				if cand&bit != 0 && q >= injNext {
-					injNext = p.injWord(text, q, p.inj.words.end(text, q), injNext)
+					injNext = p.injWord(text, q, words.end(text, q), injNext)
 				}
 				if spec&bit != 0 && !idleAnchor(text, q) {
 					injNext = p.dispatch(text, q, inClass[text[q]], injNext)
@@ -314,7 +318,7 @@ func (p *pass) runVec(text string, t *inVecTables) {
 	}
 }
 
-// injCands sets m[b][2], for the nb blocks of the window whose masks
+// injCands sets cands[b], for the nb blocks of the window whose masks
 // words holds, to the starts of the words the injection rules look at:
 // those of 16 letters or digits and more, or that pass the kernel's filter
 // and then injMay. It returns the carry for the next window (whether the
@@ -323,26 +327,27 @@ func (p *pass) runVec(text string, t *inVecTables) {
 // each other, so that the processor overlaps the tests (in the event
 // loop, each waited on the one before); the few words an encoded run then
 // skips are tested in vain.
-func injCands(text string, words *injWordMasks, nb int, m *[inVecWindow/64 + 1][3]uint64, carry uint64) uint64 {
+func injCands(text string, words *injWordMasks, nb int, cands *[inVecWindow / 64]uint64, carry uint64) uint64 {
+	m := &words.m
 	for b := range nb { // no branch on the text: the blocks' masks are worked out side by side
 		a := m[b][0]
 		var next uint64
 		if b+1 < words.n {
 			next = m[b+1][0]
 		}
-		m[b][2] = a &^ (a<<1 | carry) & (m[b][2] | run16(a, next))
+		cands[b] = a &^ (a<<1 | carry) & (m[b][2] | run16(a, next))
 		carry = a >> 63
 	}
 	for b := range nb {
 		base := words.base + b<<6
-		cand := m[b][2]
+		cand := cands[b]
 		for c := cand; c != 0; c &= c - 1 {
 			q := base + bits.TrailingZeros64(c)
 			if !injMay(text, q, words.end(text, q)) {
 				cand &^= c & -c
 			}
 		}
-		m[b][2] = cand
+		cands[b] = cand
 	}
 	return carry
 }

@@ -339,7 +339,6 @@ func TestInjNextWordMasks(t *testing.T) {
 	for _, wide := range vecKinds() {
 		tv := inVecTablesFor(wide)
 		for _, text := range texts {
-			var m [inVecWindow/64 + 1][3]uint64
 			for w := 0; w < len(text); w += inVecWindow {
 				end := min(len(text), w+inVecWindow)
 				nb := (end - w + 63) >> 6
@@ -347,9 +346,9 @@ func TestInjNextWordMasks(t *testing.T) {
 				if end < len(text) {
 					need++
 				}
-				tv.inMasks(text, w, need, &m)
 				var st injState
-				st.words.load(text, w, need, &m)
+				tv.inMasks(text, w, need, &st.words.m)
+				st.words.use(text, w, need)
 				for p := max(0, w-2); p <= min(len(text), w+need<<6+2); p++ {
 					s, e, stop := st.nextWord(text, p)
 					rs, re, rstop := injNextWord(text, p)
