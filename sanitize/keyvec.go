@@ -184,15 +184,15 @@ func (t *keyVecTables) codeOf(c byte) byte {
 	return t.code[c] & 0x7f >> 2
 }
 
-// passes reports whether the codes a, b, c pass the five bitmaps (the
-// kernels' FILTER5).
+// passes reports whether the codes a, b, c pass the five bitmaps
+// (FILTER5 of keyFilterAVX512).
 func (t *keyVecTables) passes(a, b, c byte) bool {
 	return t.passesPairs(a, b, c) &&
 		t.m1[t.hashA(a, b, c)]&(1<<(c&7)) != 0 && t.m2[t.hashB(a, b, c)]&(1<<(b&7)) != 0
 }
 
 // passesPairs reports whether the codes a, b, c pass the three pair
-// bitmaps (the kernels' PAIRS3).
+// bitmaps (PAIRS3 of inMasksAVX512).
 func (t *keyVecTables) passesPairs(a, b, c byte) bool {
 	return pairHas(&t.b1, a, b) && pairHas(&t.b2, b, c) && pairHas(&t.b3, a, c)
 }

@@ -75,6 +75,20 @@ GLOBL shiftIdx<>(SB), RODATA|NOPTR, $192
 	MOVQ       $-1, AX; \
 	KMOVQ      AX, K7
 
+// START is the start of both kernels, func(text *byte, blocks int, t,
+// out *uint64): it loads the arguments into SI, CX, DX and DI, returns
+// (at the kernel's label done) when there are no blocks, and does
+// LOAD_FILTER_TABLES and FIRST_BLOCK.
+#define START \
+	MOVQ  text+0(FP), SI; \
+	MOVQ  blocks+8(FP), CX; \
+	MOVQ  t+16(FP), DX; \
+	MOVQ  out+24(FP), DI; \
+	TESTQ CX, CX; \
+	JZ    done; \
+	LOAD_FILTER_TABLES; \
+	FIRST_BLOCK
+
 // NEXT_BLOCK puts the forms of the next block, the 64 bytes at SI+64, in
 // Z5 (of the last block, CX = 1, only the three bytes the last positions
 // read are loaded: the rest may not be in the text, and are zero), and the
@@ -170,14 +184,7 @@ GLOBL shiftIdx<>(SB), RODATA|NOPTR, $192
 // quad (QUAD) or the triple in any3 (the m2 hash's low six bits, bit
 // c2&7); store the mask of the positions that pass.
 TEXT ·keyFilterAVX512(SB), NOSPLIT, $0-32
-	MOVQ text+0(FP), SI
-	MOVQ blocks+8(FP), CX
-	MOVQ t+16(FP), DX
-	MOVQ out+24(FP), DI
-	TESTQ CX, CX
-	JZ   done
-	LOAD_FILTER_TABLES
-	FIRST_BLOCK
+	START
 
 loop:
 	NEXT_BLOCK
@@ -213,14 +220,7 @@ done:
 // are not tested: after quad, they turn down none of the words of our
 // benign paragraph and 0.7 % of those of the data sets' prompts.)
 TEXT ·inMasksAVX512(SB), NOSPLIT, $0-32
-	MOVQ text+0(FP), SI
-	MOVQ blocks+8(FP), CX
-	MOVQ t+16(FP), DX
-	MOVQ out+24(FP), DI
-	TESTQ CX, CX
-	JZ   done
-	LOAD_FILTER_TABLES
-	FIRST_BLOCK
+	START
 
 loop:
 	NEXT_BLOCK
