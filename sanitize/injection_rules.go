@@ -253,22 +253,9 @@ func buildInjTable() *injTable {
 }
 
 // lookup returns the anchor index of the word text[i:j] (ASCII
-// alphanumerics) or -1.
+// alphanumerics) or -1. It does not test the Bloom filter: the pass hands
+// on only words that injMay let through, which tests it.
 func (t *injTable) lookup(text string, i, j int) int {
-	n := j - i
-	if n < 2 || n > injMaxWord {
-		return -1
-	}
-	h := injBloomHash(text[i]|0x20, text[i+1]|0x20, text[i+min(3, n-1)]|0x20, text[j-1]|0x20, n)
-	if t.bloom[h>>6]&(1<<(h&63)) == 0 {
-		return -1
-	}
-	return t.slotOf(text, i, j)
-}
-
-// slotOf is lookup without the Bloom filter, for a word that injMay let
-// through (the pass tests the filter before it hands a word on).
-func (t *injTable) slotOf(text string, i, j int) int {
 	n := j - i
 	if n < 2 || n > injMaxWord {
 		return -1
@@ -313,7 +300,7 @@ var (
 		"overridden", "superseded", "wrong", "irrelevant", "fake", "replaced", "deprecated", "over",
 	)
 	injNew         = []string{"new", "updated", "real", "actual", "true", "revised", "secret", "hidden", "reprogramming"}
-	injExtractNoun = injMkFilteredSet(
+	injExtractNoun = injMkVecSet(
 		"instruction*", "prompt*", "directive*", "guideline*", "rules", "parameters", "configuration",
 		"programming", "preprompt", "pre-prompt", "exemplars",
 	)
@@ -341,7 +328,7 @@ type injSet struct {
 	vec              bool
 	ascii01, ascii12 [32]uint32
 	// filtered: vec, and every ASCII word in the set has its start in
-	// the pass masks of injWordMasks (see injMkFilteredSet).
+	// the pass masks of injWordMasks (see injFilteredSets).
 	filtered bool
 }
 
@@ -386,19 +373,20 @@ func injMkVecSet(words ...string) *injSet {
 	return set
 }
 
-// injFilteredSets are the sets made by injMkFilteredSet, whose entries
-// the vector pass's filter lets through (see inFilterWords).
-var injFilteredSets = []*injSet{injExtractNoun}
+// injFilteredSets are the sets looked for after a common word ("what"
+// looks six words on for injExtractNoun) whose entries the vector pass's
+// kernels also let through (see inFilterWords), so that
+// injWordMasks.none tests only the words whose starts they pass. Being
+// in this list is what marks a set filtered.
+var injFilteredSets = injMarkFiltered(injExtractNoun)
 
-// injMkFilteredSet is injMkVecSet for a set looked for after a common word
-// ("what" looks six words on for injExtractNoun): the vector pass's
-// kernels also let its entries' starts through (when the set is in
-// injFilteredSets), so that injWordMasks.none tests only the words whose
-// starts they pass.
-func injMkFilteredSet(words ...string) *injSet {
-	set := injMkVecSet(words...)
-	set.filtered = set.vec
-	return set
+// injMarkFiltered marks the sets (made by injMkVecSet) as filtered and
+// returns them.
+func injMarkFiltered(sets ...*injSet) []*injSet {
+	for _, set := range sets {
+		set.filtered = set.vec
+	}
+	return sets
 }
 
 func injMkSet(words ...string) *injSet {
@@ -520,7 +508,7 @@ type injWordMasks struct {
 // none reports that none of the max words after pos is in set (made by
 // injMkVecSet), from the masks and the words' first three bytes against
 // set's ASCII pair rows, without a branch that depends on the words (of a
-// set made by injMkFilteredSet, only the words whose starts are in pass
+// set of injFilteredSets, only the words whose starts are in pass
 // are tested: mostly none). It answers only where the words are
 // injNextWord's: no byte the pass dispatches on (which every byte >= 0x80
 // is) lies from pos to just after the last of them, so that no Unicode
@@ -577,19 +565,14 @@ func (w *injWordMasks) none(text string, pos, max int, set *injSet) bool {
 		}
 	}
 	var hit uint32
-	for ; sLo != 0; sLo &= sLo - 1 {
-		s := base + bits.TrailingZeros64(sLo)
-		if s+2 >= len(text) {
-			return false
+	for k, starts := range [2]uint64{sLo, sHi} {
+		for ; starts != 0; starts &= starts - 1 {
+			s := base + k<<6 + bits.TrailingZeros64(starts)
+			if s+2 >= len(text) {
+				return false
+			}
+			hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
 		}
-		hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
-	}
-	for ; sHi != 0; sHi &= sHi - 1 {
-		s := base + 64 + bits.TrailingZeros64(sHi)
-		if s+2 >= len(text) {
-			return false
-		}
-		hit |= set.ascii01[text[s]&31] >> (text[s+1] & 31) & (set.ascii12[text[s+1]&31] >> (text[s+2] & 31))
 	}
 	return hit&1 == 0 && !w.specIn(pos, base+int(e)+1)
 }

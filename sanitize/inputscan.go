@@ -350,7 +350,7 @@ func (p *pass) injWord(text string, i, j, injNext int) int {
 			return e
 		}
 	}
-	if id := injTab.slotOf(text, i, j); id >= 0 {
+	if id := injTab.lookup(text, i, j); id >= 0 {
 		p.d.word(p.inj, text, i, j, id, p.depth)
 	}
 	return injNext

@@ -38,9 +38,9 @@ import (
 // four bytes (any fourth after a two-byte anchor), hashed as for the key
 // rules, and spec, nonzero for the ASCII bytes the combined pass
 // dispatches on (the kernel reads it as bit 7 of code). The triple's
-// hashed bitmaps m1 and m2 are filled but not read: after quad they
-// turned down no word of our benign paragraph and 0.7 % of those of the
-// data sets' prompts, for five of the kernel's instructions a block. Of
+// hashed bitmaps m1 and m2 stay empty: after quad they turned down no
+// word of our benign paragraph and 0.7 % of those of the data sets'
+// prompts, for five of the kernel's instructions a block. Of
 // the words of our benign paragraph that start as an anchor may, half are
 // anchors ("what", "two") and the rest are let through only by the
 // pairs; quad turns down all but "shows" of those ("changes", "review",
@@ -91,7 +91,7 @@ func newInVecTables(wide bool) *inVecTables {
 			d = inCode(w[3])
 		}
 		a, b := inCode(w[0]), inCode(w[1])
-		t.add(a, b, c)
+		t.addPairs(a, b, c)
 		if len(w) == 2 || len(w) == 3 && fw.prefix {
 			// The byte after the end (after the third byte of a prefix):
 			// any.

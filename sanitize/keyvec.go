@@ -126,11 +126,16 @@ func (t *keyVecTables) init(code func(byte) byte) {
 
 // add lets the code triple (x, y, z) pass the five bitmaps.
 func (t *keyVecTables) add(x, y, z byte) {
+	t.addPairs(x, y, z)
+	t.m1[t.hashA(x, y, z)] |= 1 << (z & 7)
+	t.m2[t.hashB(x, y, z)] |= 1 << (y & 7)
+}
+
+// addPairs lets the code triple (x, y, z) pass the three pair bitmaps.
+func (t *keyVecTables) addPairs(x, y, z byte) {
 	pairSet(&t.b1, x, y)
 	pairSet(&t.b2, y, z)
 	pairSet(&t.b3, x, z)
-	t.m1[t.hashA(x, y, z)] |= 1 << (z & 7)
-	t.m2[t.hashB(x, y, z)] |= 1 << (y & 7)
 }
 
 // hashA and hashB are the two hashes of a code triple (the indexes into
