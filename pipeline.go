@@ -72,7 +72,10 @@ type upstreamCall[Req, Resp any] struct {
 }
 
 var chatCall = &upstreamCall[openai.ChatCompletionRequest, openai.ChatCompletionResponse]{
-	send:   (*openai.Client).CreateChatCompletion,
+	send: func(c *openai.Client, ctx context.Context, r openai.ChatCompletionRequest) (openai.ChatCompletionResponse, error) {
+		ctx, r = withChatBody(ctx, &r, false)
+		return c.CreateChatCompletion(ctx, r)
+	},
 	output: walkChatOutput,
 	record: func(r *openai.ChatCompletionResponse, st *callState) {
 		st.usage = Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}

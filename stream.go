@@ -435,7 +435,8 @@ func (c *Client) CreateChatCompletionStream(ctx context.Context, req openai.Chat
 	if err = prepare(ctx, c, chatEndpoint, st, &req); err != nil { // 2–8
 		return nil, err
 	}
-	inner, err := c.oai.CreateChatCompletionStream(ctx, req) // 9
+	sctx, light := withChatBody(ctx, &req, true)
+	inner, err := c.oai.CreateChatCompletionStream(sctx, light) // 9
 	if err != nil {
 		if st.modWait != nil {
 			if merr := c.moderationVerdict(st); merr != nil {

@@ -137,7 +137,16 @@ func (h *httpLayer) checkEgress(u *url.URL) error {
 // header map per call. RoundTrip is the same for an http.Client (the
 // moderation checker's), by the http.RoundTripper rules: req is not
 // modified, each attempt sends a clone.
-func (h *httpLayer) Do(req *http.Request) (*http.Response, error) { return h.do(req, false) }
+// A chat request's messages, which the pipeline encodes itself, are put
+// into the body here (see chatBody).
+func (h *httpLayer) Do(req *http.Request) (*http.Response, error) {
+	if cb := chatBodyFrom(req.Context()); cb != nil {
+		if _, err := cb.apply(req); err != nil {
+			return nil, err
+		}
+	}
+	return h.do(req, false)
+}
 
 // RoundTrip is Do for an http.Client, with a clone of req for each
 // attempt: see Do.
