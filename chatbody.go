@@ -3,9 +3,11 @@ package secureai
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 )
@@ -30,10 +32,20 @@ import (
 // chatBody is a chat request's messages, encoded, on their way to the
 // HTTP layer in the context of go-openai's call.
 type chatBody struct {
-	parts [][]byte                     // each message's JSON
-	size  int                          // the array's length in bytes
+	parts []chatPart                   // each message
+	size  int                          // the array's length in bytes, before escapes
 	full  openai.ChatCompletionRequest // the whole request, for the fallback
-	buf   [4][]byte                    // parts' storage for a usual call
+	buf   [4]chatPart                  // parts' storage for a usual call
+}
+
+// chatPart is one message's JSON: head, then text as a JSON string, then
+// tail. A message with a long text content is encoded by go-openai with a
+// one-byte placeholder content, and its text is escaped into the body by
+// appendJSONString, at about a fifth of encoding/json's cost; any other
+// message is all head.
+type chatPart struct {
+	head, tail []byte
+	text       string
 }
 
 type chatBodyKey struct{}
@@ -53,12 +65,12 @@ func withChatBody(ctx context.Context, req *openai.ChatCompletionRequest, stream
 	cb.parts = cb.buf[:0]
 	cb.size = 2 + max(len(req.Messages)-1, 0) // [ , ]
 	for i := range req.Messages {
-		b, err := req.Messages[i].MarshalJSON()
-		if err != nil {
+		part, ok := encodeMessage(&req.Messages[i])
+		if !ok {
 			return ctx, *req
 		}
-		cb.parts = append(cb.parts, b)
-		cb.size += len(b)
+		cb.parts = append(cb.parts, part)
+		cb.size += len(part.head) + len(part.text) + 2 + len(part.tail)
 	}
 	light := *req
 	light.Messages = nil
@@ -91,11 +103,16 @@ func (cb *chatBody) apply(req *http.Request) (spliced bool, err error) {
 		body = make([]byte, 0, len(light)-len("null")+cb.size)
 		body = append(body, light[:at+len(messagesNull)-len("null")]...)
 		body = append(body, '[')
-		for i, p := range cb.parts {
+		for i := range cb.parts {
+			p := &cb.parts[i]
 			if i > 0 {
 				body = append(body, ',')
 			}
-			body = append(body, p...)
+			body = append(body, p.head...)
+			if p.tail != nil {
+				body = appendJSONString(body, p.text)
+				body = append(body, p.tail...)
+			}
 		}
 		body = append(body, ']')
 		body = append(body, light[at+len(messagesNull):]...)
@@ -144,4 +161,139 @@ func messagesAt(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// longText is the length from which a message's text content is escaped
+// by appendJSONString rather than encoding/json: below it, the second
+// encoding and the search for the placeholder cost more than they save.
+const longText = 256
+
+// placeholder is the content a long text is encoded with; contentAt finds
+// its encoding, which cannot occur in the message's JSON but as its
+// content: a quote inside a JSON string is escaped.
+const placeholder = "\x00"
+
+var contentAt = []byte(`"content":"\u0000"`)
+
+// encodeMessage encodes m as go-openai does (its MarshalJSON), with a
+// long text content left to be escaped into the body. ok is false when m
+// does not encode.
+func encodeMessage(m *openai.ChatCompletionMessage) (part chatPart, ok bool) {
+	if len(m.Content) < longText {
+		b, err := m.MarshalJSON()
+		return chatPart{head: b}, err == nil
+	}
+	light := *m
+	light.Content = placeholder
+	b, err := light.MarshalJSON()
+	if err != nil {
+		return chatPart{}, false
+	}
+	at := bytes.Index(b, contentAt)
+	if at < 0 || bytes.Contains(b[at+1:], contentAt) {
+		b, err = m.MarshalJSON() // not where it should be: go-openai's whole encoding
+		return chatPart{head: b}, err == nil
+	}
+	head := at + len(`"content":`)
+	return chatPart{head: b[:head], text: m.Content, tail: b[head+len(`"\u0000"`):]}, true
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json
+// writes a string value with HTML escaping, which json.Marshal uses: ", \
+// and control characters escaped (\b, \f, \n, \r, \t by name, the rest
+// as \u00XX), <, > and & as \u003c, \u003e and \u0026, U+2028 and U+2029
+// as \u2028 and \u2029, and each byte of invalid UTF-8 as \ufffd.
+// FuzzAppendJSONString holds it to json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if i = jsonPlainRun(s, i); i == len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigit[c>>4], hexDigit[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigit[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hexDigit = "0123456789abcdef"
+
+// jsonSafe reports the ASCII bytes a JSON string holds as they are, with
+// HTML escaping.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// jsonPlainRun returns where the words of 8 jsonSafe bytes that begin
+// at i end: i itself, or a later index from which fewer than 8 bytes are
+// left or the next 8 are not all jsonSafe.
+func jsonPlainRun(s string, i int) int {
+	p := bytesOf(s)
+	for ; i+16 <= len(p); i += 16 {
+		if !jsonPlain8(binary.LittleEndian.Uint64(p[i:])) {
+			break
+		}
+		if !jsonPlain8(binary.LittleEndian.Uint64(p[i+8:])) {
+			return i + 8
+		}
+	}
+	if i+8 <= len(p) && jsonPlain8(binary.LittleEndian.Uint64(p[i:])) {
+		i += 8
+	}
+	return i
+}
+
+// jsonPlain8 reports whether the 8 bytes of v are all jsonSafe (the word
+// tests of "Bit Twiddling Hacks": hasless and haszero, for the bytes
+// below 0x20, at or above 0x80, and the five others: " and & are 0x22
+// and 0x26, < and > 0x3c and 0x3e, so that setting one bit makes each
+// pair one value, and \ is 0x5c).
+func jsonPlain8(v uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	qa, lg, bs := (v|lo*0x04)^(lo*'&'), (v|lo*0x02)^(lo*'>'), v^(lo*'\\')
+	return (v|(v-lo*0x20)&^v|(qa-lo)&^qa|(lg-lo)&^lg|(bs-lo)&^bs)&hi == 0
 }

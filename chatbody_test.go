@@ -3,11 +3,13 @@ package secureai
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 	"github.com/sashabaranov/go-openai/jsonschema"
@@ -105,6 +107,7 @@ func chatBodies(t testing.TB, req openai.ChatCompletionRequest, stream bool) (ra
 // request go-openai refuses is refused alike, with nothing sent.
 func TestChatBodyMatchesGoOpenAI(t *testing.T) {
 	tricky := "<script>alert('x')</script> & \u2028\u2029 \x00 \x1f \"quoted\" \\ back \xff\xfe invalid, émoji 👩‍💻, RTL \u05e9\u05dc\u05d5\u05dd, tag \U000E0041"
+	long := strings.Repeat(tricky+"\b\f\n\r\t\x7f\xe2\x80\xa8\xed\xa0\x80 ", 8) // escaped by appendJSONString
 	schema := jsonschema.Definition{Type: jsonschema.Object, Properties: map[string]jsonschema.Definition{
 		"city": {Type: jsonschema.String, Description: "a <city> & region"},
 	}, Required: []string{"city"}}
@@ -113,6 +116,7 @@ func TestChatBodyMatchesGoOpenAI(t *testing.T) {
 		Messages: []openai.ChatCompletionMessage{
 			{Role: openai.ChatMessageRoleSystem, Content: "You are a helpful assistant."},
 			{Role: openai.ChatMessageRoleDeveloper, Content: tricky, Name: "dev<1>"},
+			{Role: openai.ChatMessageRoleUser, Content: long, Name: `"content":"\u0000"`},
 			{Role: openai.ChatMessageRoleUser, MultiContent: []openai.ChatMessagePart{
 				{Type: openai.ChatMessagePartTypeText, Text: tricky},
 				{Type: openai.ChatMessagePartTypeImageURL, ImageURL: &openai.ChatMessageImageURL{URL: "https://example.com/a.png?x=1&y=<2>", Detail: openai.ImageURLDetailLow}},
@@ -121,6 +125,7 @@ func TestChatBodyMatchesGoOpenAI(t *testing.T) {
 				{ID: "call_1", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "weather", Arguments: `{"city":"Z\u00fcrich <&>"}`}},
 			}},
 			{Role: openai.ChatMessageRoleTool, ToolCallID: "call_1", Content: `{"temp": 21, "note": "</tool>"}`},
+			{Role: openai.ChatMessageRoleTool, ToolCallID: "call_\u0000", Content: long + `"content":"\u0000"`},
 			{Role: openai.ChatMessageRoleFunction, Name: "legacy", FunctionCall: &openai.FunctionCall{Name: "f", Arguments: "{}"}},
 			{Role: openai.ChatMessageRoleUser},
 		},
@@ -153,6 +158,7 @@ func TestChatBodyMatchesGoOpenAI(t *testing.T) {
 		"empty model":        {Messages: full.Messages[:1]},
 		"invalid UTF-8 only": {Model: "gpt-4o-mini-2024-07-18", Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc"}}},
 		"both contents":      {Model: "gpt-4o-mini-2024-07-18", Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "a", MultiContent: []openai.ChatMessagePart{{Type: "text", Text: "b"}}}}},
+		"both, long":         {Model: "gpt-4o-mini-2024-07-18", Messages: []openai.ChatCompletionMessage{{Role: "user", Content: long, MultiContent: []openai.ChatMessagePart{{Type: "text", Text: "b"}}}}},
 		"reasoning model":    {Model: "o3-mini-2025-01-31", Messages: full.Messages[:1], MaxTokens: 64}, // go-openai refuses max_tokens here
 	}
 	for name, req := range cases {
@@ -228,10 +234,56 @@ func FuzzChatBody(f *testing.F) {
 			msg.MultiContent = []openai.ChatMessagePart{{Type: openai.ChatMessagePartTypeText, Text: content},
 				{Type: openai.ChatMessagePartTypeImageURL, ImageURL: &openai.ChatMessageImageURL{URL: name}}}
 		}
-		req := openai.ChatCompletionRequest{Model: model, Messages: []openai.ChatCompletionMessage{msg, {Role: "user", Content: name}}, User: content}
+		long := openai.ChatCompletionMessage{Role: role, Content: strings.Repeat(content+"x", longText/(len(content)+1)+1)}
+		req := openai.ChatCompletionRequest{Model: model, Messages: []openai.ChatCompletionMessage{msg, {Role: "user", Content: name}, long}, User: content}
 		raw, ours, rawErr, ourErr := chatBodies(t, req, stream)
 		if (rawErr == nil) != (ourErr == nil) || !bytes.Equal(raw, ours) {
 			t.Fatalf("go-openai %s (%v), pipeline %s (%v)", raw, rawErr, ours, ourErr)
 		}
 	})
+}
+
+// TestEncodeMessageLong: a long text content is left out of the message's
+// encoding, to be escaped into the body, and a short one is not.
+func TestEncodeMessageLong(t *testing.T) {
+	text := strings.Repeat("a <b> & \"c\"\n", longText/12+1)
+	p, ok := encodeMessage(&openai.ChatCompletionMessage{Role: "user", Content: text, Name: "n"})
+	if !ok || p.tail == nil || p.text != text || string(p.head) != `{"role":"user","content":` || string(p.tail) != `,"name":"n"}` {
+		t.Errorf("long: %q %q %q %v", p.head, p.text, p.tail, ok)
+	}
+	p, ok = encodeMessage(&openai.ChatCompletionMessage{Role: "user", Content: "short"})
+	if !ok || p.tail != nil || string(p.head) != `{"role":"user","content":"short"}` {
+		t.Errorf("short: %q %q %q %v", p.head, p.text, p.tail, ok)
+	}
+}
+
+// FuzzAppendJSONString holds appendJSONString to encoding/json's encoding
+// of a string.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"plain text, long enough for words", "quote\"back\\slash", "<tag>&amp;", "\x00\x1f\b\f\n\r\t\x7f",
+		"\u2028\u2029", "\xff\xfe bad \xed\xa0\x80", "héllo 世界 🙂", "12345678<2345678"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString([]byte("x"), s); string(got[1:]) != string(want) || got[0] != 'x' {
+			t.Fatalf("appendJSONString(%q) = %s, json.Marshal %s", s, got[1:], want)
+		}
+	})
+}
+
+// TestJSONPlain8 tries every byte value at every place of a word of
+// plain bytes: jsonPlain8 is true exactly when the byte is jsonSafe.
+func TestJSONPlain8(t *testing.T) {
+	for c := range 256 {
+		for at := range 8 {
+			v := uint64(0x6161616161616161)&^(0xff<<(8*at)) | uint64(c)<<(8*at)
+			if want := c < utf8.RuneSelf && jsonSafe[c]; jsonPlain8(v) != want {
+				t.Fatalf("byte %#x at %d: jsonPlain8 %v", c, at, !want)
+			}
+		}
+	}
 }
