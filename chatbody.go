@@ -25,9 +25,12 @@ import (
 // go-openai's own struct, so fields added in later versions come along),
 // and the HTTP layer puts the messages back where go-openai wrote
 // "messages":null. Where that place is not found, the body is the whole
-// request's json.Marshal, as go-openai would have made it.
-// TestChatBodyMatchesGoOpenAI and FuzzChatBody hold the bytes to
-// go-openai's.
+// request's json.Marshal, as go-openai would have made it. A long text
+// content, the bulk of a usual request, is escaped into the body a word
+// at a time by appendJSONString rather than a byte at a time by
+// encoding/json (see encodeMessage). TestChatBodyMatchesGoOpenAI and
+// FuzzChatBody hold the bytes to go-openai's, FuzzAppendJSONString the
+// escaping to json.Marshal's.
 
 // chatBody is a chat request's messages, encoded, on their way to the
 // HTTP layer in the context of go-openai's call.
