@@ -73,7 +73,10 @@ func withChatBody(ctx context.Context, req *openai.ChatCompletionRequest, stream
 			return ctx, *req
 		}
 		cb.parts = append(cb.parts, part)
-		cb.size += len(part.head) + len(part.text) + 2 + len(part.tail)
+		cb.size += len(part.head) + len(part.tail)
+		if part.tail != nil {
+			cb.size += len(part.text) + 2 // quoted
+		}
 	}
 	light := *req
 	light.Messages = nil
