@@ -3,13 +3,13 @@ package secureai
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
+
+	"github.com/secureai-go/secureai/internal/jsonstr"
 )
 
 // A chat request's body is the same bytes go-openai would send, encoded
@@ -27,10 +27,10 @@ import (
 // "messages":null. Where that place is not found, the body is the whole
 // request's json.Marshal, as go-openai would have made it. A long text
 // content, the bulk of a usual request, is escaped into the body a word
-// at a time by appendJSONString rather than a byte at a time by
+// at a time by jsonstr.AppendMarshal rather than a byte at a time by
 // encoding/json (see encodeMessage). TestChatBodyMatchesGoOpenAI and
-// FuzzChatBody hold the bytes to go-openai's, FuzzAppendJSONString the
-// escaping to json.Marshal's.
+// FuzzChatBody hold the bytes to go-openai's, jsonstr's tests the escaping
+// to json.Marshal's.
 
 // chatBody is a chat request's messages, encoded, on their way to the
 // HTTP layer in the context of go-openai's call.
@@ -44,7 +44,7 @@ type chatBody struct {
 // chatPart is one message's JSON: head, then text as a JSON string, then
 // tail. A message with a long text content is encoded by go-openai with a
 // one-byte placeholder content, and its text is escaped into the body by
-// appendJSONString, at about a fifth of encoding/json's cost; any other
+// jsonstr.AppendMarshal, at about a third of encoding/json's cost; any other
 // message is all head.
 type chatPart struct {
 	head, tail []byte
@@ -116,7 +116,7 @@ func (cb *chatBody) apply(req *http.Request) (spliced bool, err error) {
 			}
 			body = append(body, p.head...)
 			if p.tail != nil {
-				body = appendJSONString(body, p.text)
+				body = jsonstr.AppendMarshal(body, p.text)
 				body = append(body, p.tail...)
 			}
 		}
@@ -170,7 +170,7 @@ func messagesAt(b []byte) int {
 }
 
 // longText is the length from which a message's text content is escaped
-// by appendJSONString rather than encoding/json: below it, the second
+// by jsonstr.AppendMarshal rather than encoding/json: below it, the second
 // encoding and the search for the placeholder cost more than they save.
 const longText = 256
 
@@ -202,104 +202,4 @@ func encodeMessage(m *openai.ChatCompletionMessage) (part chatPart, ok bool) {
 	}
 	head := at + len(`"content":`)
 	return chatPart{head: b[:head], text: m.Content, tail: b[head+len(`"\u0000"`):]}, true
-}
-
-// appendJSONString appends s as a JSON string the way encoding/json
-// writes a string value with HTML escaping, which json.Marshal uses: ", \
-// and control characters escaped (\b, \f, \n, \r, \t by name, the rest
-// as \u00XX), <, > and & as \u003c, \u003e and \u0026, U+2028 and U+2029
-// as \u2028 and \u2029, and each byte of invalid UTF-8 as \ufffd.
-// FuzzAppendJSONString holds it to json.Marshal.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if i = jsonPlainRun(s, i); i == len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigit[c>>4], hexDigit[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigit[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-const hexDigit = "0123456789abcdef"
-
-// jsonSafe reports the ASCII bytes a JSON string holds as they are, with
-// HTML escaping.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// jsonPlainRun returns where the words of 8 jsonSafe bytes that begin
-// at i end: i itself, or a later index from which fewer than 8 bytes are
-// left or the next 8 are not all jsonSafe.
-func jsonPlainRun(s string, i int) int {
-	p := bytesOf(s)
-	for ; i+16 <= len(p); i += 16 {
-		if !jsonPlain8(binary.LittleEndian.Uint64(p[i:])) {
-			break
-		}
-		if !jsonPlain8(binary.LittleEndian.Uint64(p[i+8:])) {
-			return i + 8
-		}
-	}
-	if i+8 <= len(p) && jsonPlain8(binary.LittleEndian.Uint64(p[i:])) {
-		i += 8
-	}
-	return i
-}
-
-// jsonPlain8 reports whether the 8 bytes of v are all jsonSafe (the word
-// tests of "Bit Twiddling Hacks": hasless and haszero, for the bytes
-// below 0x20, at or above 0x80, and the five others: " and & are 0x22
-// and 0x26, < and > 0x3c and 0x3e, so that setting one bit makes each
-// pair one value, and \ is 0x5c).
-func jsonPlain8(v uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	qa, lg, bs := (v|lo*0x04)^(lo*'&'), (v|lo*0x02)^(lo*'>'), v^(lo*'\\')
-	return (v|(v-lo*0x20)&^v|(qa-lo)&^qa|(lg-lo)&^lg|(bs-lo)&^bs)&hi == 0
 }

@@ -3,13 +3,11 @@ package secureai
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 	"github.com/sashabaranov/go-openai/jsonschema"
@@ -107,7 +105,7 @@ func chatBodies(t testing.TB, req openai.ChatCompletionRequest, stream bool) (ra
 // request go-openai refuses is refused alike, with nothing sent.
 func TestChatBodyMatchesGoOpenAI(t *testing.T) {
 	tricky := "<script>alert('x')</script> & \u2028\u2029 \x00 \x1f \"quoted\" \\ back \xff\xfe invalid, émoji 👩‍💻, RTL \u05e9\u05dc\u05d5\u05dd, tag \U000E0041"
-	long := strings.Repeat(tricky+"\b\f\n\r\t\x7f\xe2\x80\xa8\xed\xa0\x80 ", 8) // escaped by appendJSONString
+	long := strings.Repeat(tricky+"\b\f\n\r\t\x7f\xe2\x80\xa8\xed\xa0\x80 ", 8) // escaped by jsonstr
 	schema := jsonschema.Definition{Type: jsonschema.Object, Properties: map[string]jsonschema.Definition{
 		"city": {Type: jsonschema.String, Description: "a <city> & region"},
 	}, Required: []string{"city"}}
@@ -254,36 +252,5 @@ func TestEncodeMessageLong(t *testing.T) {
 	p, ok = encodeMessage(&openai.ChatCompletionMessage{Role: "user", Content: "short"})
 	if !ok || p.tail != nil || string(p.head) != `{"role":"user","content":"short"}` {
 		t.Errorf("short: %q %q %q %v", p.head, p.text, p.tail, ok)
-	}
-}
-
-// FuzzAppendJSONString holds appendJSONString to encoding/json's encoding
-// of a string.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"plain text, long enough for words", "quote\"back\\slash", "<tag>&amp;", "\x00\x1f\b\f\n\r\t\x7f",
-		"\u2028\u2029", "\xff\xfe bad \xed\xa0\x80", "héllo 世界 🙂", "12345678<2345678"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendJSONString([]byte("x"), s); string(got[1:]) != string(want) || got[0] != 'x' {
-			t.Fatalf("appendJSONString(%q) = %s, json.Marshal %s", s, got[1:], want)
-		}
-	})
-}
-
-// TestJSONPlain8 tries every byte value at every place of a word of
-// plain bytes: jsonPlain8 is true exactly when the byte is jsonSafe.
-func TestJSONPlain8(t *testing.T) {
-	for c := range 256 {
-		for at := range 8 {
-			v := uint64(0x6161616161616161)&^(0xff<<(8*at)) | uint64(c)<<(8*at)
-			if want := c < utf8.RuneSelf && jsonSafe[c]; jsonPlain8(v) != want {
-				t.Fatalf("byte %#x at %d: jsonPlain8 %v", c, at, !want)
-			}
-		}
 	}
 }

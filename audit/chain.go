@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/secureai-go/secureai/internal/jsonstr"
 	"github.com/secureai-go/secureai/keyprovider"
 )
 
@@ -126,7 +127,7 @@ func appendControl(b []byte, mac []byte, seq uint64, prev *[sha256.Size]byte, ty
 	b = appendTime(b, t)
 	if typ == typeSeal {
 		b = append(b, `,"chain.reason":`...)
-		b = appendJSONString(b, reason)
+		b = jsonstr.AppendSlog(b, reason)
 		b = append(b, `,"chain.records":`...)
 		b = strconv.AppendInt(b, int64(records), 10)
 	}

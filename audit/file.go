@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/secureai-go/secureai/internal/jsonstr"
 	"github.com/secureai-go/secureai/keyprovider"
 )
 
@@ -363,7 +364,7 @@ func (s *FileSink) appendEvent(b []byte, e *Event, seq uint64, prev *[sha256.Siz
 	s.plain = e.appendJSON(s.plain[:0], false)
 	b = append(b, recEnc...)
 	b = append(b, encAlgorithm+`","chain.key":`...)
-	b = appendJSONString(b, s.keyID)
+	b = jsonstr.AppendSlog(b, s.keyID)
 	b = append(b, `,"chain.nonce":"`...)
 	b = base64.StdEncoding.AppendEncode(b, nonce)
 	b = append(b, `","chain.data":"`...)

@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/secureai-go/secureai/internal/jsonstr"
 )
 
 // JSONSink is a [Sink] that writes each event as one line of JSON to a
@@ -130,7 +131,7 @@ func (e *Event) appendJSONBody(b []byte, logKeys bool) []byte {
 		} else {
 			b = append(b, `,"level":"WARN","msg":`...)
 		}
-		b = appendJSONString(b, e.message())
+		b = jsonstr.AppendSlog(b, e.message())
 		b = append(b, ',')
 	}
 	b = appendKey(b, keySchema, true)
@@ -165,7 +166,7 @@ func (e *Event) appendJSONBody(b []byte, logKeys bool) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, r)
+			b = jsonstr.AppendSlog(b, r)
 		}
 		b = append(b, ']')
 	}
@@ -194,16 +195,16 @@ func (e *Event) appendJSONBody(b []byte, logKeys bool) []byte {
 // appendDecision encodes d as Decision.MarshalJSON does.
 func appendDecision(b []byte, d *Decision) []byte {
 	b = append(b, `{"stage":`...)
-	b = appendJSONString(b, d.Stage)
+	b = jsonstr.AppendSlog(b, d.Stage)
 	if d.Check != "" {
 		b = append(b, `,"check":`...)
-		b = appendJSONString(b, d.Check)
+		b = jsonstr.AppendSlog(b, d.Check)
 	}
 	b = append(b, `,"verdict":`...)
-	b = appendJSONString(b, string(d.Verdict))
+	b = jsonstr.AppendSlog(b, string(d.Verdict))
 	if d.Reason != "" {
 		b = append(b, `,"reason":`...)
-		b = appendJSONString(b, d.Reason)
+		b = jsonstr.AppendSlog(b, d.Reason)
 	}
 	if d.Duration != 0 {
 		b = append(b, `,"duration_ms":`...)
@@ -217,14 +218,14 @@ func appendFinding(b []byte, f *Finding) []byte {
 	b = append(b, '{')
 	if f.Stage != "" {
 		b = append(b, `"stage":`...)
-		b = appendJSONString(b, f.Stage)
+		b = jsonstr.AppendSlog(b, f.Stage)
 		b = append(b, ',')
 	}
 	b = append(b, `"kind":`...)
-	b = appendJSONString(b, f.Kind)
+	b = jsonstr.AppendSlog(b, f.Kind)
 	if f.Type != "" {
 		b = append(b, `,"type":`...)
-		b = appendJSONString(b, f.Type)
+		b = jsonstr.AppendSlog(b, f.Type)
 	}
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, int64(f.Count), 10)
@@ -244,7 +245,7 @@ func appendStr(b []byte, key, v string, always bool) []byte {
 	if v == "" && !always {
 		return b
 	}
-	return appendJSONString(appendKey(b, key, false), v)
+	return jsonstr.AppendSlog(appendKey(b, key, false), v)
 }
 
 func appendNum(b []byte, key string, v int, always bool) []byte {
@@ -318,74 +319,6 @@ var pow10 = [6]int64{1, 10, 100, 1000, 10000, 100000}
 func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plain8 reports whether the 8 bytes of s are ASCII that a JSON string
-// holds as it is: no control character, quote or backslash (the word
-// tests of "Bit Twiddling Hacks": hasless and haszero).
-func plain8(s string) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	q, bs := v^(lo*'"'), v^(lo*'\\')
-	return (v|(v-lo*0x20)&^v|(q-lo)&^q|(bs-lo)&^bs)&hi == 0
-}
-
-// appendJSONString appends s as a JSON string, escaping as slog's JSON
-// handler does (control characters, quotes, backslashes, U+2028, U+2029; no
-// HTML escaping) and replacing invalid UTF-8 with U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plain8(s[i:i+8]) {
-			i += 8
-			continue
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
