@@ -89,9 +89,11 @@ func chatBodyFrom(ctx context.Context) *chatBody {
 	return cb
 }
 
-// messagesNull is what go-openai writes for a request without messages,
-// after the model: the place the messages go.
-var messagesNull = []byte(`,"messages":null`)
+// messagesKey and null are what go-openai writes after the model for a
+// request without messages: null is the place the messages go.
+const messagesKey, null = `,"messages":`, "null"
+
+var messagesNull = []byte(messagesKey + null)
 
 // apply gives req, which go-openai built for the request without its
 // messages, the whole request's body. It reads req's body and replaces
@@ -106,8 +108,8 @@ func (cb *chatBody) apply(req *http.Request) (spliced bool, err error) {
 	var body []byte
 	at := messagesAt(light)
 	if at >= 0 {
-		body = make([]byte, 0, len(light)-len("null")+cb.size)
-		body = append(body, light[:at+len(messagesNull)-len("null")]...)
+		body = make([]byte, 0, len(light)-len(null)+cb.size)
+		body = append(body, light[:at+len(messagesKey)]...)
 		body = append(body, '[')
 		for i := range cb.parts {
 			p := &cb.parts[i]
@@ -131,19 +133,13 @@ func (cb *chatBody) apply(req *http.Request) (spliced bool, err error) {
 	return at >= 0, nil
 }
 
-// readBody reads and closes req's body.
+// readBody reads and closes req's body (go-openai's, of a few hundred
+// bytes without the messages).
 func readBody(req *http.Request) ([]byte, error) {
 	if req.Body == nil {
 		return nil, nil
 	}
 	defer req.Body.Close()
-	if n := req.ContentLength; n > 0 && n < 1<<20 {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(req.Body, b); err != nil {
-			return nil, err
-		}
-		return b, nil
-	}
 	return io.ReadAll(req.Body)
 }
 
